@@ -1,0 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+// io/: file readers (IDX for now). Needs zlib: link the pretext::io target.
+#pragma once
+
+#include "pretext/io/idx.hpp"
