@@ -50,17 +50,24 @@ Tensor<float, 2> input(index_t m, index_t d) {
 void BM_silu(benchmark::State& state) {
   const auto x = input(4096, 4096);
   auto y = Tensor<float, 2>(x.shape());
-  run(state, x, y, [&] { cpu::map<float, 1>(y.data(), y.strides(), {x.data()}, {x.strides()}, x.shape(), cpu::Silu{}); });
+  run(state, x, y, [&] {
+    cpu::map<float, 1>(y.data(), y.strides(), {x.data()}, {x.strides()}, x.shape(), cpu::Silu{});
+  });
 }
 void BM_gelu(benchmark::State& state) {
   const auto x = input(4096, 4096);
   auto y = Tensor<float, 2>(x.shape());
-  run(state, x, y, [&] { cpu::map<float, 1>(y.data(), y.strides(), {x.data()}, {x.strides()}, x.shape(), cpu::Gelu{}); });
+  run(state, x, y, [&] {
+    cpu::map<float, 1>(y.data(), y.strides(), {x.data()}, {x.strides()}, x.shape(), cpu::Gelu{});
+  });
 }
 void BM_gelu_tanh(benchmark::State& state) {
   const auto x = input(4096, 4096);
   auto y = Tensor<float, 2>(x.shape());
-  run(state, x, y, [&] { cpu::map<float, 1>(y.data(), y.strides(), {x.data()}, {x.strides()}, x.shape(), cpu::GeluTanh{}); });
+  run(state, x, y, [&] {
+    cpu::map<float, 1>(y.data(), y.strides(), {x.data()}, {x.strides()}, x.shape(),
+                       cpu::GeluTanh{});
+  });
 }
 void BM_softmax(benchmark::State& state) {
   const auto x = input(4096, 1024);
@@ -79,11 +86,36 @@ void BM_layer_norm(benchmark::State& state) {
 }
 
 // Argument: thread count.
-BENCHMARK(BM_silu)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_gelu)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_gelu_tanh)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_softmax)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_layer_norm)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_silu)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_gelu)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_gelu_tanh)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_softmax)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_layer_norm)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

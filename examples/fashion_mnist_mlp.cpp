@@ -21,8 +21,8 @@ using namespace pretext;
 namespace {
 
 struct Split {
-  Tensor<float, 2> x;             // (N, P) pixels scaled to [0, 1]
-  Tensor<std::int64_t, 1> y;      // (N) class ids
+  Tensor<float, 2> x;         // (N, P) pixels scaled to [0, 1]
+  Tensor<std::int64_t, 1> y;  // (N) class ids
 };
 
 Split load(const std::string& dir, const std::string& prefix) {
@@ -62,14 +62,16 @@ struct Param {
 struct ReluGrad {
   template <class X>
   X operator()(const X& g, const X& h) const {
-    if constexpr (std::is_arithmetic_v<X>) return h > X(0) ? g : X(0);
-    else return xsimd::select(h > X(0), g, X(0));
+    if constexpr (std::is_arithmetic_v<X>)
+      return h > X(0) ? g : X(0);
+    else
+      return xsimd::select(h > X(0), g, X(0));
   }
 };
 
 double accuracy(const Param& l1, const Param& l2, const Split& s) {
   const auto h = linear(s.x, l1.w, &l1.b, cpu::Activation::relu);  // (N, H)
-  const auto logits = linear(h, l2.w, &l2.b);                       // (N, C)
+  const auto logits = linear(h, l2.w, &l2.b);                      // (N, C)
   const auto pred = argmax(logits, 1);
   index_t right = 0;
   for (index_t i = 0; i < s.y.numel(); ++i) right += pred.data()[i] == s.y.data()[i];
@@ -109,16 +111,16 @@ int main(int argc, char** argv) {
         }
         // Forward.
         const auto h = linear(xb, l1.w, &l1.b, cpu::Activation::relu);  // (B, H)
-        const auto logits = linear(h, l2.w, &l2.b);                       // (B, C)
-        const auto logp = log_softmax(logits);                            // (B, C)
+        const auto logits = linear(h, l2.w, &l2.b);                     // (B, C)
+        const auto logp = log_softmax(logits);                          // (B, C)
         loss_sum -= sum(logp * onehot).item() / static_cast<float>(B);
         // Backward of the mean cross-entropy: dlogits = (softmax - onehot) / B.
         const auto dlogits = (exp(logp) - onehot) * (1.0f / static_cast<float>(B));  // (B, C)
-        matmul_out(l2.gw, dlogits.t(), h);                      // (C, H) = (C, B)(B, H)
-        l2.gb.copy_(sum(dlogits, 0));                           // (C)
+        matmul_out(l2.gw, dlogits.t(), h);  // (C, H) = (C, B)(B, H)
+        l2.gb.copy_(sum(dlogits, 0));       // (C)
         const auto dh = zip(matmul(dlogits, l2.w), h, ReluGrad{}, "relu_grad");  // (B, H)
-        matmul_out(l1.gw, dh.t(), xb);                          // (H, P) = (H, B)(B, P)
-        l1.gb.copy_(sum(dh, 0));                                // (H)
+        matmul_out(l1.gw, dh.t(), xb);  // (H, P) = (H, B)(B, P)
+        l1.gb.copy_(sum(dh, 0));        // (H)
         // AdamW with linear warm-up then cosine decay of the learning rate.
         ++step;
         const float warm = std::min(1.0f, static_cast<float>(step) / 200.0f);
@@ -134,8 +136,10 @@ int main(int argc, char** argv) {
     const double acc = accuracy(l1, l2, test);
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("MLP 784-256-10, %d epochs: test accuracy %.4f in %.1f s "
-                "(published MLP 256-128-100: 0.883)\n", epochs, acc, secs);
+    std::printf(
+        "MLP 784-256-10, %d epochs: test accuracy %.4f in %.1f s "
+        "(published MLP 256-128-100: 0.883)\n",
+        epochs, acc, secs);
     std::ofstream("results.json") << "{\"example\": \"fashion_mnist_mlp\", \"epochs\": " << epochs
                                   << ", \"test_accuracy\": " << acc << ", \"seconds\": " << secs
                                   << ", \"threads\": " << num_threads() << "}\n";

@@ -52,8 +52,8 @@ void check_close(const Tensor<T, R>& t, const std::vector<double>& ref, double r
   for (index_t i = 0; i < t.numel(); ++i) {
     const double a = elem(t, i), b = ref[static_cast<std::size_t>(i)];
     if (!close(a, b, rtol)) {
-      FAIL_CHECK("element " << i << " of shape " << detail::shape_string(t.shape()) << ": got "
-                            << a << ", expected " << b);
+      FAIL_CHECK("element " << i << " of shape " << detail::shape_string(t.shape()) << ": got " << a
+                            << ", expected " << b);
       return;
     }
   }

@@ -50,8 +50,7 @@ TEST_CASE_TEMPLATE("sgd_step_ with momentum, dampening, Nesterov and weight deca
     const double lr = 0.1, mom = 0.9, damp = nesterov ? 0.0 : 0.2, wd = 0.01;
     for (int step = 0; step < 3; ++step) {
       auto g = test::randn<T>({19}, 5 + static_cast<std::uint64_t>(step));
-      sgd_step_(p, g, buf,
-                cpu::SgdStep<T>{T(lr), T(mom), T(damp), T(wd), nesterov, step == 0});
+      sgd_step_(p, g, buf, cpu::SgdStep<T>{T(lr), T(mom), T(damp), T(wd), nesterov, step == 0});
       for (std::size_t i = 0; i < 19; ++i) {
         double d = g.data()[i] + wd * rp[i];
         rb[i] = step == 0 ? d : mom * rb[i] + (1 - damp) * d;

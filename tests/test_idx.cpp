@@ -15,7 +15,8 @@ std::string temp_path(const std::string& name) {
 }
 void write_plain(const std::string& path, const std::vector<unsigned char>& bytes) {
   std::ofstream(path, std::ios::binary)
-      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
 }
 void write_gz(const std::string& path, const std::vector<unsigned char>& bytes) {
   gzFile f = gzopen(path.c_str(), "wb");
@@ -64,6 +65,7 @@ TEST_CASE("malformed IDX files raise io_error naming the file and the fault") {
   expect({0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 9},
          "implausibly large");
   std::filesystem::remove(path);
-  CHECK(test::error_message<io_error>([] { io::read_idx<1>("/nonexistent/file.gz"); })
-            .find("cannot open") != std::string::npos);
+  CHECK(test::error_message<io_error>([] {
+          io::read_idx<1>("/nonexistent/file.gz");
+        }).find("cannot open") != std::string::npos);
 }

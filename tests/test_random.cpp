@@ -27,8 +27,10 @@ TEST_CASE_TEMPLATE("the same seed gives the same tensor for any thread count", T
     std::vector<T> v = a.to_vector();
     const auto w = b.to_vector();
     v.insert(v.end(), w.begin(), w.end());
-    if (n == 1) ref = v;
-    else CHECK(v == ref);
+    if (n == 1)
+      ref = v;
+    else
+      CHECK(v == ref);
   });
   Generator g1(42), g2(43);
   CHECK(normal<T>({64}, g1).to_vector() != normal<T>({64}, g2).to_vector());

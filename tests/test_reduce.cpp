@@ -29,7 +29,9 @@ double rsum(const std::vector<double>& v) {
   for (double x : v) s += x;
   return s;
 }
-double rmean(const std::vector<double>& v) { return rsum(v) / static_cast<double>(v.size()); }
+double rmean(const std::vector<double>& v) {
+  return rsum(v) / static_cast<double>(v.size());
+}
 double rvar(const std::vector<double>& v) {
   const double m = rmean(v);
   double s = 0;
@@ -53,22 +55,23 @@ TEST_CASE_TEMPLATE("axis reductions match references", T, float, double) {
         CAPTURE(a);
         test::check_close(sum(x, a), ref_axis(x, a, rsum), rtol);
         test::check_close(mean(x, a), ref_axis(x, a, rmean), rtol);
-        test::check_close(max(x, a), ref_axis(x, a, [](auto& v) {
-                            return *std::max_element(v.begin(), v.end());
-                          }), 0);
-        test::check_close(min(x, a), ref_axis(x, a, [](auto& v) {
-                            return *std::min_element(v.begin(), v.end());
-                          }), 0);
+        test::check_close(
+            max(x, a),
+            ref_axis(x, a, [](auto& v) { return *std::max_element(v.begin(), v.end()); }), 0);
+        test::check_close(
+            min(x, a),
+            ref_axis(x, a, [](auto& v) { return *std::min_element(v.begin(), v.end()); }), 0);
         test::check_close(var(x, a), ref_axis(x, a, rvar), rtol * 10);
         test::check_close(stddev(x, a), ref_axis(x, a, [](auto& v) { return std::sqrt(rvar(v)); }),
                           rtol * 10);
         test::check_close(logsumexp(x, a), ref_axis(x, a, rlse), rtol);
         test::check_close(norm(x, a, 2.0),
-                          ref_axis(x, a, [](auto& v) {
-                            double s = 0;
-                            for (double e : v) s += e * e;
-                            return std::sqrt(s);
-                          }),
+                          ref_axis(x, a,
+                                   [](auto& v) {
+                                     double s = 0;
+                                     for (double e : v) s += e * e;
+                                     return std::sqrt(s);
+                                   }),
                           rtol);
         const auto am = argmax(x, a);
         const auto ref = ref_axis(x, a, [](auto& v) {
@@ -93,7 +96,8 @@ TEST_CASE_TEMPLATE("keepdim and full reductions", T, float, double) {
   CHECK(max(x).item() == *std::max_element(v.begin(), v.end()));
   CHECK(min(x).item() == *std::min_element(v.begin(), v.end()));
   double l1 = 0, linf = 0, l3 = 0;
-  for (double e : v) l1 += std::abs(e), linf = std::max(linf, std::abs(e)), l3 += std::pow(std::abs(e), 3);
+  for (double e : v)
+    l1 += std::abs(e), linf = std::max(linf, std::abs(e)), l3 += std::pow(std::abs(e), 3);
   CHECK(norm(x, 1).item() == doctest::Approx(l1));
   CHECK(norm(x, INFINITY).item() == doctest::Approx(linf));
   CHECK(norm(x, 3).item() == doctest::Approx(std::cbrt(l3)));

@@ -104,7 +104,8 @@ TEST_CASE("layer_norm backward matches central differences in double") {
     return (up - down) / (2 * h);
   };
   for (index_t r : {0, 17, 36})
-    for (index_t c : {0, 9, 18}) CHECK(grads.dx(r, c) == doctest::Approx(numeric(x, r, c)).epsilon(1e-7));
+    for (index_t c : {0, 9, 18})
+      CHECK(grads.dx(r, c) == doctest::Approx(numeric(x, r, c)).epsilon(1e-7));
   auto g2 = g.unsqueeze(0), b2 = b.unsqueeze(0);
   for (index_t c : {0, 4, 18}) {
     CHECK(grads.dgamma(c) == doctest::Approx(numeric(g2, 0, c)).epsilon(1e-7));
@@ -117,8 +118,10 @@ TEST_CASE("layer_norm backward matches central differences in double") {
     auto v = gr.dx.to_vector();
     const auto dg = gr.dgamma.to_vector();
     v.insert(v.end(), dg.begin(), dg.end());
-    if (n == 1) first = v;
-    else CHECK(v == first);
+    if (n == 1)
+      first = v;
+    else
+      CHECK(v == first);
     CHECK_FALSE(gr.dbeta.defined());
   });
 }

@@ -17,8 +17,9 @@ TEST_CASE("broadcast_shapes follows NumPy") {
   CHECK(broadcast_shapes(Shape<0>{}, Shape<2>{2, 3}, "t") == Shape<2>{2, 3});
   CHECK(broadcast_shapes(Shape<2>{0, 1}, Shape<1>{5}, "t") == Shape<2>{0, 5});
   CHECK(broadcast_shapes(Shape<1>{1}, Shape<1>{0}, "t") == Shape<1>{0});
-  const auto msg = test::error_message<shape_error>(
-      [] { broadcast_shapes(Shape<2>{2, 3}, Shape<1>{4}, "pretext::add"); });
+  const auto msg = test::error_message<shape_error>([] {
+    broadcast_shapes(Shape<2>{2, 3}, Shape<1>{4}, "pretext::add");
+  });
   CHECK(msg.find("pretext::add") != std::string::npos);
   CHECK(msg.find("[2, 3]") != std::string::npos);
   CHECK(msg.find("[4]") != std::string::npos);

@@ -124,8 +124,10 @@ TEST_CASE("contiguous, clone, fill_ and copy_") {
   std::vector<float> ref;
   test::with_threads([&](int n) {
     auto v = big.t().contiguous().to_vector();
-    if (n == 1) ref = v;
-    else CHECK(v == ref);
+    if (n == 1)
+      ref = v;
+    else
+      CHECK(v == ref);
   });
   CHECK(ref[1] == big(1, 0));
 }

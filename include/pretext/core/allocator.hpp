@@ -22,11 +22,11 @@ namespace pretext {
 
 /// Counters of the host allocator, as returned by allocator_stats().
 struct AllocatorStats {
-  std::size_t bytes_in_use = 0;     ///< bytes of blocks handed out and not yet freed (class size)
-  std::size_t peak_bytes = 0;       ///< maximum of bytes_in_use since start or reset_peak()
-  std::size_t bytes_cached = 0;     ///< bytes held in free lists, ready for reuse
-  std::size_t allocations = 0;      ///< blocks handed out
-  std::size_t cache_hits = 0;       ///< of which came from a free list
+  std::size_t bytes_in_use = 0;  ///< bytes of blocks handed out and not yet freed (class size)
+  std::size_t peak_bytes = 0;    ///< maximum of bytes_in_use since start or reset_peak()
+  std::size_t bytes_cached = 0;  ///< bytes held in free lists, ready for reuse
+  std::size_t allocations = 0;   ///< blocks handed out
+  std::size_t cache_hits = 0;    ///< of which came from a free list
   std::size_t system_allocations = 0;  ///< of which needed the system allocator
 };
 
@@ -155,16 +155,24 @@ inline HostAllocator& host_allocator() {
 }  // namespace detail
 
 /// Allocates n bytes, 64-byte aligned, from the caching host allocator.
-inline void* host_allocate(std::size_t n) { return detail::host_allocator().allocate(n); }
+inline void* host_allocate(std::size_t n) {
+  return detail::host_allocator().allocate(n);
+}
 /// Returns a block of n bytes (the size it was allocated with) to the cache.
 inline void host_deallocate(void* p, std::size_t n) noexcept {
   detail::host_allocator().deallocate(p, n);
 }
 /// Bytes in use, peak, cache hits and system allocations of the host allocator.
-inline AllocatorStats allocator_stats() { return detail::host_allocator().stats(); }
+inline AllocatorStats allocator_stats() {
+  return detail::host_allocator().stats();
+}
 /// Starts a new peak measurement from the current bytes in use.
-inline void reset_peak_bytes() { detail::host_allocator().reset_peak(); }
+inline void reset_peak_bytes() {
+  detail::host_allocator().reset_peak();
+}
 /// Frees every cached block (for example between phases with different shapes).
-inline void empty_cache() { detail::host_allocator().release_cache(); }
+inline void empty_cache() {
+  detail::host_allocator().release_cache();
+}
 
 }  // namespace pretext

@@ -71,11 +71,11 @@ template <class Error, class... Args>
 
 /// Checks a precondition a user can violate; throws ErrorType with the streamed message parts.
 /// Always on, in every build type.
-#define PRETEXT_CHECK(cond, ErrorType, ...)                            \
-  do {                                                                 \
-    if (__builtin_expect(!(cond), 0)) {                                \
-      ::pretext::detail::fail<ErrorType>(__VA_ARGS__);                 \
-    }                                                                  \
+#define PRETEXT_CHECK(cond, ErrorType, ...)            \
+  do {                                                 \
+    if (__builtin_expect(!(cond), 0)) {                \
+      ::pretext::detail::fail<ErrorType>(__VA_ARGS__); \
+    }                                                  \
   } while (false)
 
 /// Checks an internal invariant in debug builds only (PRETEXT_DEBUG_CHECKS).

@@ -130,15 +130,16 @@ inline Generator& default_generator() {
   return g;
 }
 /// Reseeds the process-wide generator.
-inline void manual_seed(std::uint64_t seed) { default_generator().manual_seed(seed); }
+inline void manual_seed(std::uint64_t seed) {
+  default_generator().manual_seed(seed);
+}
 
 // ---- in-place draws into any (possibly strided) tensor -------------------------------------
 
 /// Uniform on [low, high).
 template <floating T, int R>
 const Tensor<T, R>& uniform_(const Tensor<T, R>& t, Generator& g, T low = 0, T high = 1) {
-  PRETEXT_CHECK(low <= high, config_error, "pretext::uniform_: low ", low, " exceeds high ",
-                high);
+  PRETEXT_CHECK(low <= high, config_error, "pretext::uniform_: low ", low, " exceeds high ", high);
   const auto seed = g.seed(), stream = g.next_stream();
   const T span = high - low;
   if constexpr (std::is_same_v<T, float>) {
@@ -187,8 +188,8 @@ const Tensor<T, R>& normal_(const Tensor<T, R>& t, Generator& g, T mean = 0, T s
 /// Normal(mean, std) conditioned on [a, b] (absolute bounds, as torch.nn.init.trunc_normal_),
 /// by inverting the CDF: no rejection loop, so each element still uses one Philox block.
 template <floating T, int R>
-const Tensor<T, R>& truncated_normal_(const Tensor<T, R>& t, Generator& g, T mean = 0,
-                                      T std = 1, T a = -2, T b = 2) {
+const Tensor<T, R>& truncated_normal_(const Tensor<T, R>& t, Generator& g, T mean = 0, T std = 1,
+                                      T a = -2, T b = 2) {
   PRETEXT_CHECK(std > 0 && a < b, config_error, "pretext::truncated_normal_: needs std > 0 and ",
                 "a < b; got std ", std, ", a ", a, ", b ", b);
   const auto seed = g.seed(), stream = g.next_stream();
@@ -206,8 +207,7 @@ const Tensor<T, R>& truncated_normal_(const Tensor<T, R>& t, Generator& g, T mea
 /// 1 with probability p, else 0.
 template <floating T, int R>
 const Tensor<T, R>& bernoulli_(const Tensor<T, R>& t, Generator& g, double p) {
-  PRETEXT_CHECK(p >= 0 && p <= 1, config_error, "pretext::bernoulli_: p ", p,
-                " must be in [0, 1]");
+  PRETEXT_CHECK(p >= 0 && p <= 1, config_error, "pretext::bernoulli_: p ", p, " must be in [0, 1]");
   const auto seed = g.seed(), stream = g.next_stream();
   detail::fill_indexed(t, [&](index_t i) {
     const auto b = detail::random_block(seed, stream, static_cast<std::uint64_t>(i) / 2);
@@ -234,8 +234,8 @@ Tensor<T, static_cast<int>(N)> normal(const index_t (&shape)[N], Generator& g, T
   return t;
 }
 template <floating T, std::size_t N>
-Tensor<T, static_cast<int>(N)> truncated_normal(const index_t (&shape)[N], Generator& g,
-                                                T mean = 0, T std = 1, T a = -2, T b = 2) {
+Tensor<T, static_cast<int>(N)> truncated_normal(const index_t (&shape)[N], Generator& g, T mean = 0,
+                                                T std = 1, T a = -2, T b = 2) {
   auto t = empty<T>(shape);
   truncated_normal_(t, g, mean, std, a, b);
   return t;

@@ -80,8 +80,8 @@ inline int normalize_axis(int axis, int rank, const char* op) {
 /// NumPy broadcasting of two shapes, right-aligned. Throws shape_error naming op and both shapes.
 template <std::size_t NA, std::size_t NB>
 std::array<index_t, (NA > NB ? NA : NB)> broadcast_shapes(const std::array<index_t, NA>& a,
-                                                           const std::array<index_t, NB>& b,
-                                                           const char* op) {
+                                                          const std::array<index_t, NB>& b,
+                                                          const char* op) {
   constexpr std::size_t N = NA > NB ? NA : NB;
   std::array<index_t, N> out{};
   for (std::size_t i = 0; i < N; ++i) {

@@ -134,8 +134,7 @@ class Tensor {
 
   /// Element at the given indices; bounds are checked only with PRETEXT_DEBUG_CHECKS.
   template <class... I>
-    requires(std::is_integral_v<I> && ...)
-  T& operator()(I... idx) const {
+  requires(std::is_integral_v<I>&&...) T& operator()(I... idx) const {
     static_assert(sizeof...(I) == Rank,
                   "pretext::Tensor::operator(): the number of indices differs from the rank");
     static_assert(std::is_same_v<Device, Cpu>,
@@ -148,8 +147,7 @@ class Tensor {
 
   /// Element at the given indices, always bounds-checked (throws index_error).
   template <class... I>
-    requires(std::is_integral_v<I> && ...)
-  T& at(I... idx) const {
+  requires(std::is_integral_v<I>&&...) T& at(I... idx) const {
     static_assert(sizeof...(I) == Rank,
                   "pretext::Tensor::at: the number of indices differs from the rank");
     const std::array<index_t, sizeof...(I)> ix{static_cast<index_t>(idx)...};
@@ -197,9 +195,7 @@ class Tensor {
   }
 
   /// The slice at `index` along axis, with that axis removed.
-  Tensor<T, Rank - 1, Device> select(int axis, index_t index) const
-    requires(Rank >= 1)
-  {
+  Tensor<T, Rank - 1, Device> select(int axis, index_t index) const requires(Rank >= 1) {
     const auto a = static_cast<std::size_t>(normalize_axis(axis, Rank, "pretext::Tensor::select"));
     const index_t n = shape_[a];
     PRETEXT_CHECK(index >= -n && index < n, index_error, "pretext::Tensor::select: index ", index,
@@ -302,7 +298,9 @@ class Tensor {
   }
 
   /// All elements as a rank-1 tensor (a view when possible).
-  Tensor<T, 1, Device> flatten() const { return reshape(Shape<1>{numel()}); }
+  Tensor<T, 1, Device> flatten() const {
+    return reshape(Shape<1>{numel()});
+  }
 
   /// Inserts an extent-1 axis at position axis (in [-(Rank+1), Rank]).
   Tensor<T, Rank + 1, Device> unsqueeze(int axis) const {
@@ -323,20 +321,19 @@ class Tensor {
   }
 
   /// Removes axis `axis`, which must have extent 1.
-  Tensor<T, Rank - 1, Device> squeeze(int axis) const
-    requires(Rank >= 1)
-  {
+  Tensor<T, Rank - 1, Device> squeeze(int axis) const requires(Rank >= 1) {
     const auto a = static_cast<std::size_t>(normalize_axis(axis, Rank, "pretext::Tensor::squeeze"));
-    PRETEXT_CHECK(shape_[a] == 1, shape_error, "pretext::Tensor::squeeze: axis ", a,
-                  " of shape ", detail::shape_string(shape_), " has extent ", shape_[a],
-                  ", not 1");
+    PRETEXT_CHECK(shape_[a] == 1, shape_error, "pretext::Tensor::squeeze: axis ", a, " of shape ",
+                  detail::shape_string(shape_), " has extent ", shape_[a], ", not 1");
     return select(static_cast<int>(a), 0);
   }
 
   // ---- copies ------------------------------------------------------------------------------
 
   /// This tensor when already contiguous, else a contiguous copy.
-  Tensor contiguous() const { return is_contiguous() ? *this : clone(); }
+  Tensor contiguous() const {
+    return is_contiguous() ? *this : clone();
+  }
 
   /// A contiguous copy with its own storage.
   Tensor clone() const {
@@ -376,7 +373,9 @@ class Tensor {
   template <element, int, device>
   friend class Tensor;
 
-  static index_t numel_of(const shape_type& s) { return pretext::numel(s); }
+  static index_t numel_of(const shape_type& s) {
+    return pretext::numel(s);
+  }
 
   static index_t checked_numel(const shape_type& s) {
     for (auto e : s)
@@ -431,9 +430,9 @@ class Tensor {
       s[static_cast<std::size_t>(infer)] = numel() / known;
       known *= s[static_cast<std::size_t>(infer)];
     }
-    PRETEXT_CHECK(known == numel(), shape_error, op, ": shape ", detail::shape_string(shape_),
-                  " (", numel(), " elements) cannot become ", detail::shape_string(s), " (",
-                  known, " elements)");
+    PRETEXT_CHECK(known == numel(), shape_error, op, ": shape ", detail::shape_string(shape_), " (",
+                  numel(), " elements) cannot become ", detail::shape_string(s), " (", known,
+                  " elements)");
     return s;
   }
 

@@ -20,8 +20,8 @@ inline constexpr int max_rank = 8;
 
 template <int K>
 struct NdLayout {
-  int ndim = 1;                                      // >= 1 after collapsing
-  std::array<index_t, max_rank> shape{};             // innermost last
+  int ndim = 1;                           // >= 1 after collapsing
+  std::array<index_t, max_rank> shape{};  // innermost last
   std::array<std::array<index_t, max_rank>, K> strides{};
   index_t numel = 0;
   /// Inner (last-dimension) stride of operand k.
@@ -40,8 +40,7 @@ NdLayout<K> make_layout(const std::array<index_t, R>& shape,
     if (shape[i] == 1) continue;
     if (n > 0) {
       bool merge = true;
-      for (int k = 0; k < K; ++k)
-        merge = merge && strides[k][i] * shape[i] == L.strides[k][n - 1];
+      for (int k = 0; k < K; ++k) merge = merge && strides[k][i] * shape[i] == L.strides[k][n - 1];
       if (merge) {
         L.shape[n - 1] *= shape[i];
         for (int k = 0; k < K; ++k) L.strides[k][n - 1] = strides[k][i];

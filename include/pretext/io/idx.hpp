@@ -40,8 +40,9 @@ class GzFile {
       if (got <= 0) {
         int err = 0;
         const char* msg = gzerror(f_, &err);
-        pretext::detail::fail<io_error>("pretext::io::read_idx: '", path_, "' ends early while reading ",
-                                        what, err ? std::string(" (zlib: ") + msg + ")" : std::string(),
+        pretext::detail::fail<io_error>("pretext::io::read_idx: '", path_,
+                                        "' ends early while reading ", what,
+                                        err ? std::string(" (zlib: ") + msg + ")" : std::string(),
                                         "; the file is truncated or corrupt");
       }
       out += got;
@@ -82,15 +83,17 @@ Tensor<std::uint8_t, Rank> read_idx(const std::string& path) {
     const std::uint32_t e = (std::uint32_t(b[0]) << 24) | (std::uint32_t(b[1]) << 16) |
                             (std::uint32_t(b[2]) << 8) | std::uint32_t(b[3]);
     shape[static_cast<std::size_t>(i)] = e;
+    // Checked before multiplying: two 32-bit extents would overflow a signed 64-bit product.
+    constexpr index_t kMaxElements = index_t(1) << 34;
+    PRETEXT_CHECK(e == 0 || total <= kMaxElements / index_t(e), io_error,
+                  "pretext::io::read_idx: '", path, "' declares an implausibly large shape ",
+                  pretext::detail::shape_string(shape));
     total *= e;
-    PRETEXT_CHECK(total <= (index_t(1) << 34), io_error, "pretext::io::read_idx: '", path,
-                  "' declares an implausibly large shape ", pretext::detail::shape_string(shape));
   }
   Tensor<std::uint8_t, Rank> t(shape);
   f.read(t.data(), static_cast<std::size_t>(total), "the elements");
-  PRETEXT_CHECK(f.at_end(), io_error, "pretext::io::read_idx: '", path,
-                "' has bytes after the ", pretext::detail::shape_string(shape),
-                " elements it declares; the file is corrupt");
+  PRETEXT_CHECK(f.at_end(), io_error, "pretext::io::read_idx: '", path, "' has bytes after the ",
+                pretext::detail::shape_string(shape), " elements it declares; the file is corrupt");
   return t;
 }
 

@@ -66,8 +66,9 @@ Tensor<T, std::max(RA, RB)> zip(const Tensor<T, RA>& a, const Tensor<T, RB>& b, 
 template <class Op, floating T, int RA, int RB>
 const Tensor<T, RA>& zip_(const Tensor<T, RA>& a, const Tensor<T, RB>& b, const Op& op,
                           const char* name) {
-  static_assert(RB <= RA, "pretext: an in-place operation cannot broadcast its target to a "
-                          "higher rank");
+  static_assert(RB <= RA,
+                "pretext: an in-place operation cannot broadcast its target to a "
+                "higher rank");
   const auto shape = broadcast_shapes(a.shape(), b.shape(), name);
   PRETEXT_CHECK(shape == a.shape(), shape_error, name, ": operand of shape ",
                 detail::shape_string(b.shape()), " does not broadcast to the target's shape ",
@@ -81,18 +82,18 @@ const Tensor<T, RA>& zip_(const Tensor<T, RA>& a, const Tensor<T, RB>& b, const 
 
 // ---- unary math and activations ------------------------------------------------------------
 
-#define PRETEXT_UNARY_OP(name, Functor)                                          \
-  template <tensor_like X>                                                       \
-  auto name(const X& x) {                                                        \
-    PRETEXT_STATIC_CHECK_FLOATING(#name, X);                                     \
-    PRETEXT_STATIC_CHECK_CPU(#name, X);                                          \
-    return map(x, cpu::Functor{});                                               \
-  }                                                                              \
-  template <tensor_like X>                                                       \
-  const X& name##_(const X& x) {                                                 \
-    PRETEXT_STATIC_CHECK_FLOATING(#name "_", X);                                 \
-    PRETEXT_STATIC_CHECK_CPU(#name "_", X);                                      \
-    return map_(x, cpu::Functor{});                                              \
+#define PRETEXT_UNARY_OP(name, Functor)          \
+  template <tensor_like X>                       \
+  auto name(const X& x) {                        \
+    PRETEXT_STATIC_CHECK_FLOATING(#name, X);     \
+    PRETEXT_STATIC_CHECK_CPU(#name, X);          \
+    return map(x, cpu::Functor{});               \
+  }                                              \
+  template <tensor_like X>                       \
+  const X& name##_(const X& x) {                 \
+    PRETEXT_STATIC_CHECK_FLOATING(#name "_", X); \
+    PRETEXT_STATIC_CHECK_CPU(#name "_", X);      \
+    return map_(x, cpu::Functor{});              \
   }
 
 PRETEXT_UNARY_OP(exp, Exp)
@@ -119,34 +120,34 @@ Tensor<T, R> pow(const Tensor<T, R>& x, T p) {
 
 // ---- binary arithmetic with broadcasting -------------------------------------------------
 
-#define PRETEXT_BINARY_OP(name, Functor)                                                  \
-  template <tensor_like A, tensor_like B>                                                 \
-  auto name(const A& a, const B& b) {                                                     \
-    PRETEXT_STATIC_CHECK_SAME_KIND(#name, A, B);                                          \
-    PRETEXT_STATIC_CHECK_FLOATING(#name, A);                                              \
-    PRETEXT_STATIC_CHECK_CPU(#name, A);                                                   \
-    return zip(a, b, cpu::Functor{}, "pretext::" #name);                                  \
-  }                                                                                       \
-  template <tensor_like A>                                                                \
-  auto name(const A& a, typename A::value_type s) {                                       \
-    PRETEXT_STATIC_CHECK_FLOATING(#name, A);                                              \
-    return map(a, cpu::BindRight<cpu::Functor, typename A::value_type>{{}, s});           \
-  }                                                                                       \
-  template <tensor_like B>                                                                \
-  auto name(typename B::value_type s, const B& b) {                                       \
-    PRETEXT_STATIC_CHECK_FLOATING(#name, B);                                              \
-    return map(b, cpu::BindLeft<cpu::Functor, typename B::value_type>{{}, s});            \
-  }                                                                                       \
-  template <tensor_like A, tensor_like B>                                                 \
-  const A& name##_(const A& a, const B& b) {                                              \
-    PRETEXT_STATIC_CHECK_SAME_KIND(#name "_", A, B);                                      \
-    PRETEXT_STATIC_CHECK_FLOATING(#name "_", A);                                          \
-    return zip_(a, b, cpu::Functor{}, "pretext::" #name "_");                             \
-  }                                                                                       \
-  template <tensor_like A>                                                                \
-  const A& name##_(const A& a, typename A::value_type s) {                                \
-    PRETEXT_STATIC_CHECK_FLOATING(#name "_", A);                                          \
-    return map_(a, cpu::BindRight<cpu::Functor, typename A::value_type>{{}, s});          \
+#define PRETEXT_BINARY_OP(name, Functor)                                         \
+  template <tensor_like A, tensor_like B>                                        \
+  auto name(const A& a, const B& b) {                                            \
+    PRETEXT_STATIC_CHECK_SAME_KIND(#name, A, B);                                 \
+    PRETEXT_STATIC_CHECK_FLOATING(#name, A);                                     \
+    PRETEXT_STATIC_CHECK_CPU(#name, A);                                          \
+    return zip(a, b, cpu::Functor{}, "pretext::" #name);                         \
+  }                                                                              \
+  template <tensor_like A>                                                       \
+  auto name(const A& a, typename A::value_type s) {                              \
+    PRETEXT_STATIC_CHECK_FLOATING(#name, A);                                     \
+    return map(a, cpu::BindRight<cpu::Functor, typename A::value_type>{{}, s});  \
+  }                                                                              \
+  template <tensor_like B>                                                       \
+  auto name(typename B::value_type s, const B& b) {                              \
+    PRETEXT_STATIC_CHECK_FLOATING(#name, B);                                     \
+    return map(b, cpu::BindLeft<cpu::Functor, typename B::value_type>{{}, s});   \
+  }                                                                              \
+  template <tensor_like A, tensor_like B>                                        \
+  const A& name##_(const A& a, const B& b) {                                     \
+    PRETEXT_STATIC_CHECK_SAME_KIND(#name "_", A, B);                             \
+    PRETEXT_STATIC_CHECK_FLOATING(#name "_", A);                                 \
+    return zip_(a, b, cpu::Functor{}, "pretext::" #name "_");                    \
+  }                                                                              \
+  template <tensor_like A>                                                       \
+  const A& name##_(const A& a, typename A::value_type s) {                       \
+    PRETEXT_STATIC_CHECK_FLOATING(#name "_", A);                                 \
+    return map_(a, cpu::BindRight<cpu::Functor, typename A::value_type>{{}, s}); \
   }
 
 PRETEXT_BINARY_OP(add, Add)
@@ -159,35 +160,57 @@ PRETEXT_BINARY_OP(minimum, Minimum)
 
 // Operators, for readable formulas: tensor with tensor (broadcasting) and with a scalar.
 template <tensor_like A, class B>
-auto operator+(const A& a, const B& b) -> decltype(add(a, b)) { return add(a, b); }
+auto operator+(const A& a, const B& b) -> decltype(add(a, b)) {
+  return add(a, b);
+}
 template <class A, tensor_like B>
-  requires(!tensor_like<A>)
-auto operator+(const A& a, const B& b) -> decltype(add(a, b)) { return add(a, b); }
+requires(!tensor_like<A>) auto operator+(const A& a, const B& b) -> decltype(add(a, b)) {
+  return add(a, b);
+}
 template <tensor_like A, class B>
-auto operator-(const A& a, const B& b) -> decltype(sub(a, b)) { return sub(a, b); }
+auto operator-(const A& a, const B& b) -> decltype(sub(a, b)) {
+  return sub(a, b);
+}
 template <class A, tensor_like B>
-  requires(!tensor_like<A>)
-auto operator-(const A& a, const B& b) -> decltype(sub(a, b)) { return sub(a, b); }
+requires(!tensor_like<A>) auto operator-(const A& a, const B& b) -> decltype(sub(a, b)) {
+  return sub(a, b);
+}
 template <tensor_like A, class B>
-auto operator*(const A& a, const B& b) -> decltype(mul(a, b)) { return mul(a, b); }
+auto operator*(const A& a, const B& b) -> decltype(mul(a, b)) {
+  return mul(a, b);
+}
 template <class A, tensor_like B>
-  requires(!tensor_like<A>)
-auto operator*(const A& a, const B& b) -> decltype(mul(a, b)) { return mul(a, b); }
+requires(!tensor_like<A>) auto operator*(const A& a, const B& b) -> decltype(mul(a, b)) {
+  return mul(a, b);
+}
 template <tensor_like A, class B>
-auto operator/(const A& a, const B& b) -> decltype(div(a, b)) { return div(a, b); }
+auto operator/(const A& a, const B& b) -> decltype(div(a, b)) {
+  return div(a, b);
+}
 template <class A, tensor_like B>
-  requires(!tensor_like<A>)
-auto operator/(const A& a, const B& b) -> decltype(div(a, b)) { return div(a, b); }
+requires(!tensor_like<A>) auto operator/(const A& a, const B& b) -> decltype(div(a, b)) {
+  return div(a, b);
+}
 template <tensor_like A>
-auto operator-(const A& a) { return neg(a); }
+auto operator-(const A& a) {
+  return neg(a);
+}
 
 template <tensor_like A, class B>
-const A& operator+=(const A& a, const B& b) { return add_(a, b); }
+const A& operator+=(const A& a, const B& b) {
+  return add_(a, b);
+}
 template <tensor_like A, class B>
-const A& operator-=(const A& a, const B& b) { return sub_(a, b); }
+const A& operator-=(const A& a, const B& b) {
+  return sub_(a, b);
+}
 template <tensor_like A, class B>
-const A& operator*=(const A& a, const B& b) { return mul_(a, b); }
+const A& operator*=(const A& a, const B& b) {
+  return mul_(a, b);
+}
 template <tensor_like A, class B>
-const A& operator/=(const A& a, const B& b) { return div_(a, b); }
+const A& operator/=(const A& a, const B& b) {
+  return div_(a, b);
+}
 
 }  // namespace pretext

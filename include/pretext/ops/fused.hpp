@@ -53,10 +53,12 @@ void adamw_step_(const Tensor<T, R>& p, const Tensor<T, R>& g, const Tensor<T, R
 template <floating T, int R>
 void sgd_step_(const Tensor<T, R>& p, const Tensor<T, R>& g, const Tensor<T, R>& buf,
                const cpu::SgdStep<T>& h) {
-  if (buf.defined()) detail::check_fused("pretext::sgd_step_", p, g, buf);
-  else detail::check_fused("pretext::sgd_step_", p, g);
-  PRETEXT_CHECK(buf.defined() || h.momentum == T(0), config_error,
-                "pretext::sgd_step_: momentum ", h.momentum, " needs a momentum buffer");
+  if (buf.defined())
+    detail::check_fused("pretext::sgd_step_", p, g, buf);
+  else
+    detail::check_fused("pretext::sgd_step_", p, g);
+  PRETEXT_CHECK(buf.defined() || h.momentum == T(0), config_error, "pretext::sgd_step_: momentum ",
+                h.momentum, " needs a momentum buffer");
   cpu::sgd_step(p.numel(), p.data(), g.data(), buf.defined() ? buf.data() : nullptr, h);
 }
 

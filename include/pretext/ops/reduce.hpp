@@ -53,8 +53,7 @@ Tensor<T, R> reduce_keep(const Tensor<T, R>& x, int axis, const char* name, bool
 template <class Red, floating T, int R>
 Tensor<T, 0> reduce_all(const Tensor<T, R>& x, const char* name, bool empty_ok) {
   PRETEXT_CHECK(empty_ok || x.numel() > 0, shape_error, name, ": the tensor of shape ",
-                detail::shape_string(x.shape()),
-                " is empty; this reduction has no identity");
+                detail::shape_string(x.shape()), " is empty; this reduction has no identity");
   const auto xc = x.contiguous();
   return scalar_tensor<T>(cpu::reduce_all<Red>(xc.data(), xc.numel()));
 }
@@ -63,12 +62,11 @@ Tensor<T, 0> reduce_all(const Tensor<T, R>& x, const char* name, bool empty_ok) 
 
 // Each reduction comes in three forms; this macro writes the axis-removing one from the
 // keepdim one.
-#define PRETEXT_REDUCTION_DROP_AXIS(name)                                               \
-  template <floating T, int R>                                                          \
-    requires(R >= 1)                                                                    \
-  Tensor<T, R - 1> name(const Tensor<T, R>& x, int axis) {                              \
-    const int a = normalize_axis(axis, R, "pretext::" #name);                           \
-    return name(x, a, keepdim).select(a, 0);                                            \
+#define PRETEXT_REDUCTION_DROP_AXIS(name)                                   \
+  template <floating T, int R>                                              \
+  requires(R >= 1) Tensor<T, R - 1> name(const Tensor<T, R>& x, int axis) { \
+    const int a = normalize_axis(axis, R, "pretext::" #name);               \
+    return name(x, a, keepdim).select(a, 0);                                \
   }
 
 /// Sum of all elements.
@@ -121,8 +119,7 @@ PRETEXT_REDUCTION_DROP_AXIS(min)
 
 /// Index of the first largest element along axis (NaN counts as largest), as int64.
 template <floating T, int R>
-  requires(R >= 1)
-Tensor<std::int64_t, R - 1> argmax(const Tensor<T, R>& x, int axis) {
+requires(R >= 1) Tensor<std::int64_t, R - 1> argmax(const Tensor<T, R>& x, int axis) {
   const auto a = static_cast<std::size_t>(normalize_axis(axis, R, "pretext::argmax"));
   PRETEXT_CHECK(x.shape()[a] > 0, shape_error, "pretext::argmax: axis ", a, " of shape ",
                 detail::shape_string(x.shape()), " is empty");
@@ -143,8 +140,10 @@ Tensor<T, R> logsumexp(const Tensor<T, R>& x, int axis, keepdim_t) {
   // An all -inf (or +inf) slice would give inf - inf; shift by 0 there instead.
   map_(m, [](auto v) {
     using X = decltype(v);
-    if constexpr (std::is_arithmetic_v<X>) return std::isinf(v) ? X(0) : v;
-    else return xsimd::select(xsimd::isinf(v), X(0), v);
+    if constexpr (std::is_arithmetic_v<X>)
+      return std::isinf(v) ? X(0) : v;
+    else
+      return xsimd::select(xsimd::isinf(v), X(0), v);
   });
   auto s = sum(exp(x - m), axis, keepdim);
   return add_(log_(s), m);
@@ -160,8 +159,7 @@ Tensor<T, R> var(const Tensor<T, R>& x, int axis, keepdim_t, int correction = 1)
   return mul_(s, T(1) / n);
 }
 template <floating T, int R>
-  requires(R >= 1)
-Tensor<T, R - 1> var(const Tensor<T, R>& x, int axis, int correction = 1) {
+requires(R >= 1) Tensor<T, R - 1> var(const Tensor<T, R>& x, int axis, int correction = 1) {
   const int a = normalize_axis(axis, R, "pretext::var");
   return var(x, a, keepdim, correction).select(a, 0);
 }
@@ -177,8 +175,7 @@ Tensor<T, R> stddev(const Tensor<T, R>& x, int axis, keepdim_t, int correction =
   return sqrt_(var(x, axis, keepdim, correction));
 }
 template <floating T, int R>
-  requires(R >= 1)
-Tensor<T, R - 1> stddev(const Tensor<T, R>& x, int axis, int correction = 1) {
+requires(R >= 1) Tensor<T, R - 1> stddev(const Tensor<T, R>& x, int axis, int correction = 1) {
   return sqrt_(var(x, axis, correction));
 }
 template <floating T, int R>
@@ -207,8 +204,7 @@ Tensor<T, R> norm(const Tensor<T, R>& x, int axis, keepdim_t, double p = 2) {
 /// p-norm along axis, axis removed. (p is required here so that norm(x, 1) stays the 1-norm of
 /// all elements.)
 template <floating T, int R>
-  requires(R >= 1)
-Tensor<T, R - 1> norm(const Tensor<T, R>& x, int axis, double p) {
+requires(R >= 1) Tensor<T, R - 1> norm(const Tensor<T, R>& x, int axis, double p) {
   const int a = normalize_axis(axis, R, "pretext::norm");
   return norm(x, a, keepdim, p).select(a, 0);
 }

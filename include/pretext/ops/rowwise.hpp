@@ -32,22 +32,18 @@ Tensor<T, R> along_axis(const Tensor<T, R>& x, int axis, const char* name, Kerne
 
 /// exp(x) / sum(exp(x)) along axis (default the last), stable for any magnitudes.
 template <floating T, int R>
-  requires(R >= 1)
-Tensor<T, R> softmax(const Tensor<T, R>& x, int axis = -1) {
-  return detail::along_axis(x, axis, "pretext::softmax", [](const T* in, T* out, index_t M,
-                                                            index_t D) {
-    cpu::softmax_rows(in, out, M, D);
-  });
+requires(R >= 1) Tensor<T, R> softmax(const Tensor<T, R>& x, int axis = -1) {
+  return detail::along_axis(
+      x, axis, "pretext::softmax",
+      [](const T* in, T* out, index_t M, index_t D) { cpu::softmax_rows(in, out, M, D); });
 }
 
 /// x - logsumexp(x) along axis (default the last).
 template <floating T, int R>
-  requires(R >= 1)
-Tensor<T, R> log_softmax(const Tensor<T, R>& x, int axis = -1) {
-  return detail::along_axis(x, axis, "pretext::log_softmax", [](const T* in, T* out, index_t M,
-                                                                index_t D) {
-    cpu::log_softmax_rows(in, out, M, D);
-  });
+requires(R >= 1) Tensor<T, R> log_softmax(const Tensor<T, R>& x, int axis = -1) {
+  return detail::along_axis(
+      x, axis, "pretext::log_softmax",
+      [](const T* in, T* out, index_t M, index_t D) { cpu::log_softmax_rows(in, out, M, D); });
 }
 
 /// Output of layer_norm_forward: y, and the per-row statistics the backward pass needs.
@@ -69,24 +65,26 @@ struct LayerNormGrads {
 namespace detail {
 template <floating T, int R>
 void check_ln_param(const Tensor<T, R>& x, const Tensor<T, 1>* p, const char* what) {
-  PRETEXT_CHECK(!p || p->shape()[0] == x.shape()[R - 1], shape_error, "pretext::layer_norm: ",
-                what, " has shape ", detail::shape_string(p->shape()), " but x has shape ",
-                detail::shape_string(x.shape()), "; it needs one value per element of the last axis");
+  PRETEXT_CHECK(!p || p->shape()[0] == x.shape()[R - 1], shape_error, "pretext::layer_norm: ", what,
+                " has shape ", detail::shape_string(p->shape()), " but x has shape ",
+                detail::shape_string(x.shape()),
+                "; it needs one value per element of the last axis");
 }
 }  // namespace detail
 
 /// Layer normalisation over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta.
 /// gamma and beta are optional (null: 1 and 0).
 template <floating T, int R>
-  requires(R >= 1)
-LayerNormOutput<T, R> layer_norm_forward(const Tensor<T, R>& x, std::type_identity_t<const Tensor<T, 1>*> gamma,
-                                         std::type_identity_t<const Tensor<T, 1>*> beta,
-                                         T eps = T(1e-5)) {
+requires(R >= 1) LayerNormOutput<T, R> layer_norm_forward(
+    const Tensor<T, R>& x, std::type_identity_t<const Tensor<T, 1>*> gamma,
+    std::type_identity_t<const Tensor<T, 1>*> beta, T eps = T(1e-5)) {
   detail::check_ln_param(x, gamma, "gamma");
   detail::check_ln_param(x, beta, "beta");
   Shape<R - 1> rows{};
-  for (int i = 0; i < R - 1; ++i) rows[static_cast<std::size_t>(i)] = x.shape()[static_cast<std::size_t>(i)];
-  LayerNormOutput<T, R> out{Tensor<T, R>(x.shape()), Tensor<T, R - 1>(rows), Tensor<T, R - 1>(rows)};
+  for (int i = 0; i < R - 1; ++i)
+    rows[static_cast<std::size_t>(i)] = x.shape()[static_cast<std::size_t>(i)];
+  LayerNormOutput<T, R> out{Tensor<T, R>(x.shape()), Tensor<T, R - 1>(rows),
+                            Tensor<T, R - 1>(rows)};
   const auto xc = x.contiguous();
   const auto g = gamma ? gamma->contiguous() : Tensor<T, 1>();
   const auto b = beta ? beta->contiguous() : Tensor<T, 1>();
@@ -98,21 +96,20 @@ LayerNormOutput<T, R> layer_norm_forward(const Tensor<T, R>& x, std::type_identi
 
 /// layer_norm_forward's y alone.
 template <floating T, int R>
-  requires(R >= 1)
-Tensor<T, R> layer_norm(const Tensor<T, R>& x, std::type_identity_t<const Tensor<T, 1>*> gamma,
-                        std::type_identity_t<const Tensor<T, 1>*> beta, T eps = T(1e-5)) {
+requires(R >= 1) Tensor<T, R> layer_norm(const Tensor<T, R>& x,
+                                         std::type_identity_t<const Tensor<T, 1>*> gamma,
+                                         std::type_identity_t<const Tensor<T, 1>*> beta,
+                                         T eps = T(1e-5)) {
   return layer_norm_forward(x, gamma, beta, eps).y;
 }
 
 /// Gradients of layer normalisation given dy, the input x and layer_norm_forward's statistics.
 /// dgamma / dbeta are computed when want_dgamma / want_dbeta.
 template <floating T, int R>
-  requires(R >= 1)
-LayerNormGrads<T, R> layer_norm_backward(const Tensor<T, R>& dy, const Tensor<T, R>& x,
-                                         const Tensor<T, R - 1>& mean,
-                                         const Tensor<T, R - 1>& rstd,
-                                         std::type_identity_t<const Tensor<T, 1>*> gamma,
-                                         bool want_dgamma, bool want_dbeta) {
+requires(R >= 1) LayerNormGrads<T, R> layer_norm_backward(
+    const Tensor<T, R>& dy, const Tensor<T, R>& x, const Tensor<T, R - 1>& mean,
+    const Tensor<T, R - 1>& rstd, std::type_identity_t<const Tensor<T, 1>*> gamma, bool want_dgamma,
+    bool want_dbeta) {
   PRETEXT_CHECK(dy.shape() == x.shape(), shape_error, "pretext::layer_norm_backward: dy has shape ",
                 detail::shape_string(dy.shape()), " but x has shape ",
                 detail::shape_string(x.shape()));

@@ -42,8 +42,10 @@ struct Relu {
   template <class X>
   PRETEXT_ALWAYS_INLINE X operator()(const X& x) const {
     // Written as a select so NaN propagates (max(NaN, 0) would give 0 on x86).
-    if constexpr (std::is_arithmetic_v<X>) return x < X(0) ? X(0) : x;
-    else return xsimd::select(x < X(0), X(0), x);
+    if constexpr (std::is_arithmetic_v<X>)
+      return x < X(0) ? X(0) : x;
+    else
+      return xsimd::select(x < X(0), X(0), x);
   }
 };
 
@@ -76,8 +78,8 @@ struct Gelu {
 struct GeluTanh {
   template <class X>
   PRETEXT_ALWAYS_INLINE X operator()(const X& x) const {
-    const X inner = detail::splat<X>(0.79788456080286535588) *
-                    (x + detail::splat<X>(0.044715) * x * x * x);
+    const X inner =
+        detail::splat<X>(0.79788456080286535588) * (x + detail::splat<X>(0.044715) * x * x * x);
     const X h = detail::splat<X>(0.5) * x;
     return h + h * xsimd::tanh(inner);
   }
@@ -91,11 +93,16 @@ enum class Activation { none, relu, gelu, gelu_tanh, silu };
 template <class Fn>
 decltype(auto) with_activation(Activation act, Fn&& fn) {
   switch (act) {
-    case Activation::relu: return fn(Relu{});
-    case Activation::gelu: return fn(Gelu{});
-    case Activation::gelu_tanh: return fn(GeluTanh{});
-    case Activation::silu: return fn(Silu{});
-    case Activation::none: break;
+    case Activation::relu:
+      return fn(Relu{});
+    case Activation::gelu:
+      return fn(Gelu{});
+    case Activation::gelu_tanh:
+      return fn(GeluTanh{});
+    case Activation::silu:
+      return fn(Silu{});
+    case Activation::none:
+      break;
   }
   return fn(Identity{});
 }

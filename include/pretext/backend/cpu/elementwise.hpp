@@ -33,8 +33,10 @@ PRETEXT_ALWAYS_INLINE void row_simd(T* PRETEXT_RESTRICT o, const std::array<cons
   using B = simd::batch<T>;
   constexpr auto W = static_cast<index_t>(simd::width<T>);
   auto at = [&]<std::size_t k>(index_t i) {
-    if constexpr ((Mask >> k) & 1u) return B(p[k][0]);
-    else return simd::load(p[k] + i);
+    if constexpr ((Mask >> k) & 1u)
+      return B(p[k][0]);
+    else
+      return simd::load(p[k] + i);
   };
   auto apply = [&]<std::size_t... k>(index_t i, std::index_sequence<k...>) {
     return op(at.template operator()<k>(i)...);
@@ -47,7 +49,8 @@ PRETEXT_ALWAYS_INLINE void row_simd(T* PRETEXT_RESTRICT o, const std::array<cons
     alignas(64) T res[simd::width<T>];
     const index_t r = n - i;
     auto tail_at = [&]<std::size_t k>() {
-      if constexpr ((Mask >> k) & 1u) return B(p[k][0]);
+      if constexpr ((Mask >> k) & 1u)
+        return B(p[k][0]);
       else {
         std::copy(p[k] + i, p[k] + i + r, buf[k]);
         return B::load_aligned(buf[k]);
@@ -62,8 +65,8 @@ PRETEXT_ALWAYS_INLINE void row_simd(T* PRETEXT_RESTRICT o, const std::array<cons
 }
 
 template <std::size_t K, class T, class Op>
-void row_scalar(T* o, index_t so, const std::array<const T*, K>& p,
-                const std::array<index_t, K>& s, index_t n, const Op& op) {
+void row_scalar(T* o, index_t so, const std::array<const T*, K>& p, const std::array<index_t, K>& s,
+                index_t n, const Op& op) {
   auto apply = [&]<std::size_t... k>(index_t i, std::index_sequence<k...>) {
     return op(p[k][i * s[k]]...);
   };
@@ -102,7 +105,8 @@ void map(T* out, const std::array<index_t, R>& out_strides, const std::array<con
         // Pick the load pattern (which inputs broadcast) once per row.
         [&]<unsigned... M>(std::integer_sequence<unsigned, M...>) {
           (void)((mask == M ? (detail::row_simd<M, K>(o, p, n, op), true) : false) || ...);
-        }(std::make_integer_sequence<unsigned, (1u << K)>{});
+        }
+        (std::make_integer_sequence<unsigned, (1u << K)>{});
       } else {
         std::array<index_t, K> s{};
         for (std::size_t k = 0; k < K; ++k) s[k] = L.inner_stride(static_cast<int>(k + 1));

@@ -10,12 +10,12 @@
 
 namespace pretext::cpu {
 
-#define PRETEXT_UNARY_FUNCTOR(Name, expr)                         \
-  struct Name {                                                   \
-    template <class X>                                            \
-    PRETEXT_ALWAYS_INLINE X operator()(const X& x) const {        \
-      return expr;                                                \
-    }                                                             \
+#define PRETEXT_UNARY_FUNCTOR(Name, expr)                  \
+  struct Name {                                            \
+    template <class X>                                     \
+    PRETEXT_ALWAYS_INLINE X operator()(const X& x) const { \
+      return expr;                                         \
+    }                                                      \
   };
 
 PRETEXT_UNARY_FUNCTOR(Exp, xsimd::exp(x))
@@ -75,7 +75,7 @@ struct Maximum {
     if constexpr (std::is_arithmetic_v<X>) {
       return (a != a || b != b) ? a + b : (a > b ? a : b);
     } else {
-      return xsimd::select((a != a) | (b != b), a + b, xsimd::select(a > b, a, b));
+      return xsimd::select(simd::is_nan(a) | simd::is_nan(b), a + b, xsimd::select(a > b, a, b));
     }
   }
 };
@@ -87,7 +87,7 @@ struct Minimum {
     if constexpr (std::is_arithmetic_v<X>) {
       return (a != a || b != b) ? a + b : (a < b ? a : b);
     } else {
-      return xsimd::select((a != a) | (b != b), a + b, xsimd::select(a < b, a, b));
+      return xsimd::select(simd::is_nan(a) | simd::is_nan(b), a + b, xsimd::select(a < b, a, b));
     }
   }
 };

@@ -29,7 +29,8 @@ void axpy(index_t n, T alpha, const T* x, T* y) {
   using B = simd::batch<T>;
   const B a(alpha);
   detail::fused_loop<T>(
-      n, [&](index_t i) { simd::store(y + i, xsimd::fma(a, simd::load(x + i), simd::load(y + i))); },
+      n,
+      [&](index_t i) { simd::store(y + i, xsimd::fma(a, simd::load(x + i), simd::load(y + i))); },
       [&](index_t i) { y[i] += alpha * x[i]; });
 }
 
@@ -37,14 +38,26 @@ void axpy(index_t n, T alpha, const T* x, T* y) {
 template <class T>
 void lerp(index_t n, T* a, const T* b, T w) {
   using B = simd::batch<T>;
-  const B bw(w);
-  detail::fused_loop<T>(
-      n,
-      [&](index_t i) {
-        const B av = simd::load(a + i);
-        simd::store(a + i, xsimd::fma(bw, simd::load(b + i) - av, av));
-      },
-      [&](index_t i) { a[i] += w * (b[i] - a[i]); });
+  // As torch.lerp: measured from the nearer end, so w = 0 and w = 1 return a and b exactly.
+  if (w < T(0.5)) {
+    const B bw(w);
+    detail::fused_loop<T>(
+        n,
+        [&](index_t i) {
+          const B av = simd::load(a + i);
+          simd::store(a + i, xsimd::fma(bw, simd::load(b + i) - av, av));
+        },
+        [&](index_t i) { a[i] += w * (b[i] - a[i]); });
+  } else {
+    const B bw(T(1) - w);
+    detail::fused_loop<T>(
+        n,
+        [&](index_t i) {
+          const B bv = simd::load(b + i);
+          simd::store(a + i, xsimd::fnma(bw, bv - simd::load(a + i), bv));
+        },
+        [&](index_t i) { a[i] = b[i] - (T(1) - w) * (b[i] - a[i]); });
+  }
 }
 
 /// Hyper-parameters of one AdamW step (decoupled weight decay, Loshchilov & Hutter).

@@ -44,8 +44,10 @@ struct MaxReducer {
   }
   template <class X>
   PRETEXT_ALWAYS_INLINE static X combine(const X& a, const X& b) {
-    if constexpr (std::is_arithmetic_v<X>) return (b > a || b != b) ? b : a;
-    else return xsimd::select((b > a) | (b != b), b, a);
+    if constexpr (std::is_arithmetic_v<X>)
+      return (b > a || b != b) ? b : a;
+    else
+      return xsimd::select((b > a) | simd::is_nan(b), b, a);
   }
   template <class T>
   static T reduce(const simd::batch<T>& v) {
@@ -61,8 +63,10 @@ struct MinReducer {
   }
   template <class X>
   PRETEXT_ALWAYS_INLINE static X combine(const X& a, const X& b) {
-    if constexpr (std::is_arithmetic_v<X>) return (b < a || b != b) ? b : a;
-    else return xsimd::select((b < a) | (b != b), b, a);
+    if constexpr (std::is_arithmetic_v<X>)
+      return (b < a || b != b) ? b : a;
+    else
+      return xsimd::select((b < a) | simd::is_nan(b), b, a);
   }
   template <class T>
   static T reduce(const simd::batch<T>& v) {
@@ -119,7 +123,8 @@ void reduce_axis(const T* x, T* out, index_t O, index_t N, index_t I) {
                    index_t c = c0;
                    for (; c + W <= c1; c += W) {
                      B acc = Red::template init<B>();
-                     for (index_t r = 0; r < N; ++r) acc = Red::combine(acc, simd::load(xo + r * I + c));
+                     for (index_t r = 0; r < N; ++r)
+                       acc = Red::combine(acc, simd::load(xo + r * I + c));
                      simd::store(y + c, acc);
                    }
                    for (; c < c1; ++c) {

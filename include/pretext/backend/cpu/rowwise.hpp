@@ -43,7 +43,9 @@ T row_apply(const T* x, T* y, index_t n, const F& f) {
   return s;
 }
 
-inline index_t row_grain(index_t D) { return std::max<index_t>(1, (1 << 14) / std::max<index_t>(D, 1)); }
+inline index_t row_grain(index_t D) {
+  return std::max<index_t>(1, (1 << 14) / std::max<index_t>(D, 1));
+}
 
 }  // namespace detail
 
@@ -132,8 +134,7 @@ void layer_norm_backward(const T* dy, const T* x, const T* mean, const T* rstd, 
   constexpr index_t block = 32;
   const index_t nblocks = (M + block - 1) / block;
   const bool params = dgamma || dbeta;
-  const std::size_t part_bytes =
-      params ? static_cast<std::size_t>(2 * nblocks * D) * sizeof(T) : 0;
+  const std::size_t part_bytes = params ? static_cast<std::size_t>(2 * nblocks * D) * sizeof(T) : 0;
   T* part = params ? static_cast<T*>(host_allocate(part_bytes)) : nullptr;
   parallel_for(0, nblocks, 1, [&](index_t blo, index_t bhi) {
     for (index_t b = blo; b < bhi; ++b) {
@@ -191,7 +192,8 @@ void layer_norm_backward(const T* dy, const T* x, const T* mean, const T* rstd, 
     parallel_for(0, D, 256, [&](index_t lo, index_t hi) {
       for (index_t i = lo; i < hi; ++i) {
         T g = 0, bsum = 0;
-        for (index_t b = 0; b < nblocks; ++b) g += part[2 * b * D + i], bsum += part[2 * b * D + D + i];
+        for (index_t b = 0; b < nblocks; ++b)
+          g += part[2 * b * D + i], bsum += part[2 * b * D + D + i];
         if (dgamma) dgamma[i] = g;
         if (dbeta) dbeta[i] = bsum;
       }

@@ -73,10 +73,20 @@ PRETEXT_ALWAYS_INLINE T reduce_min(const batch<T>& v) {
   return m;
 }
 
+/// NaN test for a scalar or a batch. xsimd 8.1's `!=` on AVX/AVX-512 compares
+/// "ordered", so `v != v` is false for NaN there; xsimd::isnan compares unordered.
+template <class X>
+PRETEXT_ALWAYS_INLINE auto is_nan(const X& v) {
+  if constexpr (std::is_arithmetic_v<X>)
+    return v != v;
+  else
+    return xsimd::isnan(v);
+}
+
 /// True when any lane is NaN.
 template <class T>
 PRETEXT_ALWAYS_INLINE bool any_nan(const batch<T>& v) {
-  return xsimd::any(v != v);
+  return xsimd::any(xsimd::isnan(v));
 }
 
 }  // namespace pretext::simd

@@ -107,8 +107,10 @@ class ThreadPool {
     run_task(0);
     // Wait for the workers: spin first, they usually finish within the same microseconds.
     for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
-      if (spins < 4096) cpu_relax();
-      else std::this_thread::yield();
+      if (spins < 4096)
+        cpu_relax();
+      else
+        std::this_thread::yield();
     }
     if (error_) std::rethrow_exception(error_);
   }
@@ -185,13 +187,17 @@ inline std::unique_ptr<ThreadPool>& pool_slot() {
   return pool;
 }
 
-inline ThreadPool& thread_pool() { return *pool_slot(); }
+inline ThreadPool& thread_pool() {
+  return *pool_slot();
+}
 
 }  // namespace detail
 
 /// Number of threads kernels use (the caller included). Default: the PRETEXT_NUM_THREADS
 /// environment variable, else the hardware's thread count.
-inline int num_threads() { return detail::thread_pool().size(); }
+inline int num_threads() {
+  return detail::thread_pool().size();
+}
 
 /// Sets the number of threads kernels use, n >= 1. Call it between kernels, not while another
 /// thread runs one.
@@ -212,8 +218,7 @@ void parallel_for(index_t begin, index_t end, index_t grain, Fn&& fn) {
   const index_t n = end - begin;
   if (n <= 0) return;
   grain = std::max<index_t>(grain, 1);
-  const index_t chunks =
-      std::min<index_t>(detail::thread_pool().size(), (n + grain - 1) / grain);
+  const index_t chunks = std::min<index_t>(detail::thread_pool().size(), (n + grain - 1) / grain);
   if (chunks <= 1 || detail::in_parallel_region) {
     fn(begin, end);
     return;
