@@ -108,8 +108,8 @@ def main():
     for t in thread_counts:
         theirs = run_torch(t, max(args.reps, 5))
         for m, k, n in GEMM_SHAPES:
-            key = f"BM_pretext_gemm<float>/M:{m}/K:{k}/N:{n}/threads:{t}/manual_time"
-            ours = gemm.get(key)
+            prefix = f"BM_pretext_gemm<float>/M:{m}/K:{k}/N:{n}/threads:{t}/"
+            ours = next((v for key, v in gemm.items() if key.startswith(prefix)), None)
             ref = theirs[f"gemm_{m}x{k}x{n}"]
             if ours is None:
                 continue

@@ -13,6 +13,10 @@
 
 namespace pretext::test {
 
+/// How many times the global operator new has run in this test binary (test_allocator.cpp
+/// replaces it with a counting one).
+long operator_new_calls();
+
 /// Normal(0, 1) tensor from a fixed seed.
 template <class T, std::size_t N>
 Tensor<T, static_cast<int>(N)> randn(const index_t (&shape)[N], std::uint64_t seed = 1) {

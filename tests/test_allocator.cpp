@@ -28,6 +28,9 @@ void operator delete(void* p) noexcept {
 void operator delete(void* p, std::size_t) noexcept {
   std::free(p);
 }
+long pretext::test::operator_new_calls() {
+  return g_news.load(std::memory_order_relaxed);
+}
 
 TEST_CASE("blocks are 64-byte aligned and rounded to a size class") {
   for (std::size_t n : {1u, 63u, 64u, 65u, 4095u, 5000u, 1u << 20}) {

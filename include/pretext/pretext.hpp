@@ -3,6 +3,7 @@
 // Heavier parts (io/, and later data/, CUDA, MPI) are included on their own.
 #pragma once
 
+#include "pretext/autograd.hpp"
 #include "pretext/backend/cpu.hpp"
 #include "pretext/core.hpp"
 #include "pretext/ops.hpp"

@@ -22,6 +22,9 @@ namespace detail {
 struct alignas(alignment) StorageHeader {
   std::atomic<std::int64_t> refs{1};
   std::size_t block_bytes = 0;  // header + elements, as passed to the allocator
+  // Bumped by every in-place write through the tensor API; autograd compares it with the value
+  // it saw when it saved the tensor, as PyTorch's version counter does.
+  std::atomic<std::uint64_t> version{0};
 };
 static_assert(sizeof(StorageHeader) == alignment);
 
@@ -69,6 +72,14 @@ class Storage {
     return h_ ? h_->refs.load(std::memory_order_relaxed) : 0;
   }
   explicit operator bool() const noexcept { return h_ != nullptr; }
+  /// How many in-place writes this storage has seen (0 when undefined).
+  std::uint64_t version() const noexcept {
+    return h_ ? h_->version.load(std::memory_order_relaxed) : 0;
+  }
+  /// Records an in-place write; called by every in-place operation.
+  void bump_version() const noexcept {
+    if (h_) h_->version.fetch_add(1, std::memory_order_relaxed);
+  }
   bool same(const Storage& o) const noexcept { return h_ == o.h_; }
 
  private:

@@ -115,6 +115,10 @@ class Tensor {
   T* data() const noexcept { return data_; }
   const Storage<T, Device>& storage() const noexcept { return storage_; }
   index_t storage_offset() const noexcept { return data_ - storage_.data(); }
+  /// In-place writes seen by the storage this tensor views (see Storage::version).
+  std::uint64_t version() const noexcept { return storage_.version(); }
+  /// Marks an in-place write; the in-place operations call it, code writing through data() may.
+  void bump_version() const noexcept { storage_.bump_version(); }
   /// Row-major contiguous: elements are dense and in order (extent-1 axes may have any stride).
   bool is_contiguous() const noexcept {
     index_t expect = 1;
@@ -352,6 +356,7 @@ class Tensor {
                   detail::shape_string(shape_));
     const auto s = src.expand(shape_);
     detail::copy_strided(data_, strides_, s.data(), s.strides(), shape_);
+    bump_version();
     return *this;
   }
 
@@ -360,6 +365,7 @@ class Tensor {
     Tensor<T, 0, Device> v(Shape<0>{});
     *v.data() = value;
     detail::copy_strided(data_, strides_, v.data(), strides_type{}, shape_);
+    bump_version();
     return *this;
   }
 

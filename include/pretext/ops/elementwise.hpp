@@ -45,6 +45,7 @@ template <class Op, floating T, int R>
 const Tensor<T, R>& map_(const Tensor<T, R>& x, const Op& op) {
   cpu::map<T, 1>(x.data(), x.strides(), std::array<const T*, 1>{x.data()},
                  std::array<Strides<R>, 1>{x.strides()}, x.shape(), op);
+  x.bump_version();
   return x;
 }
 
@@ -58,6 +59,22 @@ Tensor<T, std::max(RA, RB)> zip(const Tensor<T, RA>& a, const Tensor<T, RB>& b, 
   cpu::map<T, 2>(out.data(), out.strides(), std::array<const T*, 2>{a.data(), b.data()},
                  std::array<Strides<R>, 2>{detail::broadcast_strides<R>(a.shape(), a.strides()),
                                            detail::broadcast_strides<R>(b.shape(), b.strides())},
+                 shape, op);
+  return out;
+}
+
+/// out = op(a, b, c) with broadcasting of all three (the backward passes of binary ops use it).
+template <class Op, floating T, int RA, int RB, int RC>
+Tensor<T, std::max({RA, RB, RC})> zip3(const Tensor<T, RA>& a, const Tensor<T, RB>& b,
+                                       const Tensor<T, RC>& c, const Op& op, const char* name) {
+  constexpr int R = std::max({RA, RB, RC});
+  const auto shape =
+      broadcast_shapes(broadcast_shapes(a.shape(), b.shape(), name), c.shape(), name);
+  Tensor<T, R> out(shape);
+  cpu::map<T, 3>(out.data(), out.strides(), std::array<const T*, 3>{a.data(), b.data(), c.data()},
+                 std::array<Strides<R>, 3>{detail::broadcast_strides<R>(a.shape(), a.strides()),
+                                           detail::broadcast_strides<R>(b.shape(), b.strides()),
+                                           detail::broadcast_strides<R>(c.shape(), c.strides())},
                  shape, op);
   return out;
 }
@@ -77,6 +94,7 @@ const Tensor<T, RA>& zip_(const Tensor<T, RA>& a, const Tensor<T, RB>& b, const 
                  std::array<Strides<RA>, 2>{a.strides(),
                                             detail::broadcast_strides<RA>(b.shape(), b.strides())},
                  shape, op);
+  a.bump_version();
   return a;
 }
 

@@ -30,6 +30,7 @@ template <floating T, int R>
 const Tensor<T, R>& axpy_(const Tensor<T, R>& y, T alpha, const Tensor<T, R>& x) {
   detail::check_fused("pretext::axpy_", y, x);
   cpu::axpy(y.numel(), alpha, x.data(), y.data());
+  y.bump_version();
   return y;
 }
 
@@ -38,6 +39,7 @@ template <floating T, int R>
 const Tensor<T, R>& lerp_(const Tensor<T, R>& a, const Tensor<T, R>& b, T w) {
   detail::check_fused("pretext::lerp_", a, b);
   cpu::lerp(a.numel(), a.data(), b.data(), w);
+  a.bump_version();
   return a;
 }
 
@@ -47,6 +49,7 @@ void adamw_step_(const Tensor<T, R>& p, const Tensor<T, R>& g, const Tensor<T, R
                  const Tensor<T, R>& v, const cpu::AdamWStep<T>& h) {
   detail::check_fused("pretext::adamw_step_", p, g, m, v);
   cpu::adamw_step(p.numel(), p.data(), g.data(), m.data(), v.data(), h);
+  p.bump_version();
 }
 
 /// One SGD step; buf is the momentum buffer (undefined tensor when momentum is 0).
@@ -60,6 +63,7 @@ void sgd_step_(const Tensor<T, R>& p, const Tensor<T, R>& g, const Tensor<T, R>&
   PRETEXT_CHECK(buf.defined() || h.momentum == T(0), config_error, "pretext::sgd_step_: momentum ",
                 h.momentum, " needs a momentum buffer");
   cpu::sgd_step(p.numel(), p.data(), g.data(), buf.defined() ? buf.data() : nullptr, h);
+  p.bump_version();
 }
 
 }  // namespace pretext

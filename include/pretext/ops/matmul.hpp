@@ -137,6 +137,7 @@ const Tensor<T, 2>& matmul_out(const Tensor<T, 2>& out, const Tensor<T, 2>& a,
   const auto pa = detail::gemm_operand(a), pb = detail::gemm_operand(b);
   cpu::gemm<T>(pa.trans, pb.trans, M, N, K, alpha, pa.data, pa.ld, pb.data, pb.ld, beta, out.data(),
                ldc);
+  out.bump_version();
   return out;
 }
 

@@ -211,4 +211,32 @@ requires(R >= 1) Tensor<T, R - 1> norm(const Tensor<T, R>& x, int axis, double p
 
 #undef PRETEXT_REDUCTION_DROP_AXIS
 
+/// Sums g (shape S) down to `target`, a shape that broadcasts to S: the leading axes S has in
+/// addition are summed away, and axes where target has extent 1 are summed with keepdim. This
+/// is the gradient of broadcasting. Returns g itself when the shapes already agree.
+template <floating T, int R, std::size_t N>
+Tensor<T, static_cast<int>(N)> sum_to(const Tensor<T, R>& g, const std::array<index_t, N>& target) {
+  constexpr int RT = static_cast<int>(N);
+  static_assert(RT <= R, "pretext::sum_to: the target cannot have a higher rank");
+  constexpr int lead = R - RT;
+  for (int i = 0; i < RT; ++i) {
+    const index_t t = target[static_cast<std::size_t>(i)],
+                  s = g.shape()[static_cast<std::size_t>(i + lead)];
+    PRETEXT_CHECK(t == s || t == 1, shape_error, "pretext::sum_to: shape ",
+                  detail::shape_string(target), " does not broadcast to ",
+                  detail::shape_string(g.shape()));
+  }
+  if constexpr (RT == R) {
+    if (g.shape() == target) return g;
+  }
+  Tensor<T, R> cur = g;
+  for (int a = 0; a < R; ++a) {
+    const bool lead_axis = a < lead;
+    if (lead_axis || (target[static_cast<std::size_t>(a - lead)] == 1 &&
+                      cur.shape()[static_cast<std::size_t>(a)] != 1))
+      cur = sum(cur, a, keepdim);
+  }
+  return cur.reshape(target);
+}
+
 }  // namespace pretext
