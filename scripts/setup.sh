@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages pretext needs, only those that are missing. Silent when all are
-# present. Usage: scripts/setup.sh [core|test|demo|bench|all]   (default: all)
+# present. Usage: scripts/setup.sh [core|test|demo|bench|fuzz|all]   (default: all)
 set -euo pipefail
 
 core=(g++ cmake make libeigen3-dev libxsimd-dev)
 test=(doctest-dev)
-demo=(zlib1g-dev dataset-fashion-mnist)
+demo=(zlib1g-dev nlohmann-json3-dev dataset-fashion-mnist)
 bench=(libbenchmark-dev libopenblas-dev pkg-config)
+fuzz=(clang libclang-rt-14-dev)
 
 case "${1:-all}" in
   core) want=("${core[@]}") ;;
   test) want=("${core[@]}" "${test[@]}" "${bench[@]}" "${demo[@]}") ;;
   demo) want=("${core[@]}" "${demo[@]}") ;;
   bench) want=("${core[@]}" "${bench[@]}") ;;
-  all) want=("${core[@]}" "${test[@]}" "${demo[@]}" "${bench[@]}") ;;
-  *) echo "usage: $0 [core|test|demo|bench|all]" >&2; exit 2 ;;
+  fuzz) want=("${core[@]}" "${demo[@]}" "${fuzz[@]}") ;;
+  all) want=("${core[@]}" "${test[@]}" "${demo[@]}" "${bench[@]}" "${fuzz[@]}") ;;
+  *) echo "usage: $0 [core|test|demo|bench|fuzz|all]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -3,3 +3,4 @@
 #pragma once
 
 #include "pretext/io/idx.hpp"
+#include "pretext/io/safetensors.hpp"
