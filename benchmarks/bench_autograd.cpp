@@ -40,7 +40,7 @@ void BM_autograd_chain(benchmark::State& state) {
   for (auto _ : state) run();
   const double ops = 2.0 * steps + 1;
   state.counters["ops"] = ops;
-  state.counters["ns_per_op"] =
+  state.counters["seconds_per_op"] =
       benchmark::Counter(ops * static_cast<double>(state.iterations()),
                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
   state.counters["plain_forward_ns_per_op"] = anchor * 1e9 / ops;

@@ -10,7 +10,6 @@
 // on Vars records anything.
 #pragma once
 
-#include <algorithm>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -160,10 +159,17 @@ class Var {
 namespace autograd::detail {
 
 inline void run_backward(const std::shared_ptr<Node>& root, bool retain_graph) {
-  // Topological order without recursion: collect the reachable nodes with an explicit stack,
-  // then run them by decreasing sequence number (every node was made after its inputs). The
-  // vectors are per thread and keep their capacity, so steady-state passes do not allocate.
-  thread_local std::vector<std::shared_ptr<Node>> order, stack;
+  // Topological order without recursion: an iterative depth-first search lists every reachable
+  // node after all of its inputs (post-order); running that list backwards visits each node
+  // before its inputs. `order` owns the nodes, so releasing a node's inputs during the pass
+  // cannot free one that still has to run. The vectors are per thread and keep their capacity,
+  // so steady-state passes do not allocate.
+  struct Frame {
+    const std::shared_ptr<Node>* node;
+    int next_input;
+  };
+  thread_local std::vector<std::shared_ptr<Node>> order;
+  thread_local std::vector<Frame> stack;
   static std::atomic<std::uint64_t> passes{0};
   const std::uint64_t pass = passes.fetch_add(1, std::memory_order_relaxed) + 1;
   struct Cleanup {
@@ -177,24 +183,24 @@ inline void run_backward(const std::shared_ptr<Node>& root, bool retain_graph) {
   } cleanup;
 
   root->mark = pass;
-  stack.push_back(root);
+  stack.push_back({&root, 0});
   while (!stack.empty()) {
-    std::shared_ptr<Node> n = std::move(stack.back());
-    stack.pop_back();
-    for (int i = 0; i < Node::max_inputs; ++i) {
-      const auto& in = n->input(i);
+    Frame& f = stack.back();
+    if (f.next_input < Node::max_inputs) {
+      const auto& in = (*f.node)->input(f.next_input++);
       if (in && in->mark != pass) {
         in->mark = pass;
-        stack.push_back(in);
+        stack.push_back({&in, 0});  // f may dangle from here on; it is not used again
       }
+      continue;
     }
-    order.push_back(std::move(n));
+    order.push_back(*f.node);
+    stack.pop_back();
   }
-  std::sort(order.begin(), order.end(),
-            [](const auto& a, const auto& b) { return a->sequence() > b->sequence(); });
-  for (auto& n : order) {
-    if (n->has_grad()) n->backward();
-    if (!retain_graph) n->release();
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    Node& n = **it;
+    if (n.has_grad()) n.backward();
+    if (!retain_graph) n.release();
   }
   cleanup.ok = true;
 }
