@@ -85,6 +85,29 @@ TEST_CASE("F16 values decode exactly") {
   CHECK(v == std::vector<float>{1.0f, -2.0f, 65504.0f, std::ldexp(1.0f, -24), INFINITY});
 }
 
+TEST_CASE("F16 and raw-byte dtypes round trip through the writer") {
+  const auto path = temp_path("f16.safetensors");
+  const auto v =
+      Tensor<float, 1>::from({6}, {1.0f, -2.0f, 65504.0f, std::ldexp(1.0f, -24), 1e6f, 0.333333f});
+  SafetensorsWriter()
+      .add_f16("h", v)
+      .add_bytes("i8", io::DType::I8, {3}, {0xFF, 0x00, 0x7F})
+      .add_bytes("flags", io::DType::BOOL, {2}, {1, 0})
+      .write(path);
+  const auto f = SafetensorsFile::open(path);
+  const auto h = f.get<float, 1>("h").to_vector();
+  CHECK(h[0] == 1.0f);
+  CHECK(h[1] == -2.0f);
+  CHECK(h[2] == 65504.0f);
+  CHECK(h[3] == std::ldexp(1.0f, -24));  // the smallest subnormal survives
+  CHECK(h[4] == INFINITY);               // beyond the half range
+  CHECK(h[5] == doctest::Approx(0.333333f).epsilon(1e-3));
+  CHECK(f.get<std::int64_t, 1>("i8").to_vector() == std::vector<std::int64_t>{-1, 0, 127});
+  CHECK(f.get<std::uint8_t, 1>("flags").to_vector() == std::vector<std::uint8_t>{1, 0});
+  CHECK_THROWS_AS(SafetensorsWriter().add_bytes("x", io::DType::I16, {3}, {1, 2}), shape_error);
+  std::filesystem::remove(path);
+}
+
 TEST_CASE("writes are atomic: a failed write leaves the old file") {
   const auto path = temp_path("atomic.safetensors");
   SafetensorsWriter().add("a", Tensor<float, 1>::ones({4})).write(path);

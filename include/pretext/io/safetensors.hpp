@@ -123,6 +123,26 @@ inline std::uint16_t float_to_bf16(float f) {
   return std::uint16_t(bits >> 16);
 }
 
+/// Round to nearest even, with overflow to infinity, subnormals, and NaN kept NaN.
+inline std::uint16_t float_to_half(float f) {
+  std::uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const std::uint16_t sign = static_cast<std::uint16_t>((x >> 16) & 0x8000u);
+  const std::uint32_t abs = x & 0x7FFFFFFFu;
+  if (abs >= 0x7F800000u) return sign | (abs > 0x7F800000u ? 0x7E00u : 0x7C00u);  // NaN, inf
+  if (abs >= 0x477FF000u) return sign | 0x7C00u;  // rounds to a value above 65504: inf
+  if (abs < 0x38800000u) {                        // below 2^-14: subnormal half or zero
+    if (abs < 0x33000000u) return sign;           // below half the smallest subnormal
+    const std::uint32_t man = (abs & 0x7FFFFFu) | 0x800000u;
+    const int shift = 126 - static_cast<int>(abs >> 23);  // 14..24
+    const std::uint32_t q = man >> shift, rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
+    return sign | static_cast<std::uint16_t>(q + (rem > half || (rem == half && (q & 1u))));
+  }
+  const std::uint32_t r = abs - 0x38000000u;  // rebias the exponent 127 -> 15
+  const std::uint32_t q = r >> 13, rem = r & 0x1FFFu;
+  return sign | static_cast<std::uint16_t>(q + (rem > 0x1000u || (rem == 0x1000u && (q & 1u))));
+}
+
 inline bool parse_dtype(const std::string& s, DType* out) {
   for (int i = 0; i <= static_cast<int>(DType::BOOL); ++i)
     if (s == dtype_name(static_cast<DType>(i))) {
@@ -416,6 +436,32 @@ class SafetensorsWriter {
       std::memcpy(bytes.data() + 2 * i, &h, 2);
     }
     return add_raw(name, DType::BF16, shape_of(c), std::move(bytes));
+  }
+  /// Adds a float tensor stored as F16 (rounded to nearest even; beyond 65504 becomes inf).
+  template <int R>
+  SafetensorsWriter& add_f16(const std::string& name, const Tensor<float, R>& t) {
+    const auto c = t.contiguous();
+    std::vector<unsigned char> bytes(static_cast<std::size_t>(c.numel()) * 2);
+    for (index_t i = 0; i < c.numel(); ++i) {
+      const std::uint16_t h = detail::float_to_half(c.data()[i]);
+      std::memcpy(bytes.data() + 2 * i, &h, 2);
+    }
+    return add_raw(name, DType::F16, shape_of(c), std::move(bytes));
+  }
+  /// Adds already-encoded little-endian bytes of any dtype (I16, I8, BOOL, ... have no Tensor
+  /// element type); their count must match the shape.
+  SafetensorsWriter& add_bytes(const std::string& name, DType d, std::vector<std::int64_t> shape,
+                               std::vector<unsigned char> bytes) {
+    std::uint64_t count = 1;
+    for (auto e : shape) {
+      PRETEXT_CHECK(e >= 0, shape_error, "pretext::io::safetensors: '", name,
+                    "' has a negative extent");
+      count *= static_cast<std::uint64_t>(e);
+    }
+    PRETEXT_CHECK(count * dtype_size(d) == bytes.size(), shape_error, "pretext::io::safetensors: '",
+                  name, "' has ", bytes.size(), " bytes but ", count, " elements of ",
+                  dtype_name(d), " need ", count * dtype_size(d));
+    return add_raw(name, d, std::move(shape), std::move(bytes));
   }
   SafetensorsWriter& metadata(const std::string& key, const std::string& value) {
     metadata_[key] = value;
