@@ -63,6 +63,29 @@ void check_close(const Tensor<T, R>& t, const std::vector<double>& ref, double r
   }
 }
 
+/// Checks ours against a reference tensor with |ours - ref| <= rtol * (|ref| + max|ref|): relative,
+/// with the tensor's scale as the floor so that elements that cancel to near zero (sums of
+/// products in another order) are not held to a bound they cannot meet. Reports the worst.
+template <class A, class B, int R>
+void check_scaled(const Tensor<A, R>& ours, const Tensor<B, R>& ref, const std::string& name,
+                  double rtol) {
+  REQUIRE(ours.shape() == ref.shape());
+  double scale = 0;
+  for (index_t i = 0; i < ref.numel(); ++i) scale = std::max(scale, std::abs(elem(ref, i)));
+  double worst = 0;
+  index_t at = -1;
+  for (index_t i = 0; i < ref.numel(); ++i) {
+    const double a = elem(ours, i), b = elem(ref, i);
+    double excess = std::abs(a - b) / (rtol * (std::abs(b) + scale) + 1e-300);
+    if (std::isnan(excess)) excess = std::isnan(a) && std::isnan(b) ? 0.0 : HUGE_VAL;
+    if (excess > worst) worst = excess, at = i;
+  }
+  INFO(name << ": worst element " << at << ": ours " << (at >= 0 ? elem(ours, at) : 0.0)
+            << ", reference " << (at >= 0 ? elem(ref, at) : 0.0) << " (" << worst
+            << " of the tolerance)");
+  CHECK(worst <= 1.0);
+}
+
 /// Runs body once with 1 thread and once with 2, restoring the previous count.
 template <class F>
 void with_threads(F&& body) {

@@ -25,20 +25,7 @@ const io::SafetensorsFile& fixtures() {
 
 template <int R>
 void check_matches(const Tensor<float, R>& ours, const std::string& name, double rtol) {
-  const auto ref = fixtures().get<float, R>(name);
-  REQUIRE(ours.shape() == ref.shape());
-  double scale = 0;
-  for (index_t i = 0; i < ref.numel(); ++i) scale = std::max(scale, std::abs(test::elem(ref, i)));
-  double worst = 0;
-  index_t at = -1;
-  for (index_t i = 0; i < ref.numel(); ++i) {
-    const double a = test::elem(ours, i), b = test::elem(ref, i);
-    const double excess = std::abs(a - b) / (rtol * (std::abs(b) + scale) + 1e-30);
-    if (excess > worst) worst = excess, at = i;
-  }
-  INFO(name << ": worst element " << at << ": ours " << (at >= 0 ? test::elem(ours, at) : 0.0)
-            << ", torch " << (at >= 0 ? test::elem(ref, at) : 0.0));
-  CHECK(worst <= 1.0);
+  test::check_scaled(ours, fixtures().get<float, R>(name), name, rtol);
 }
 
 /// Loads "<name>.in<i>" with ranks R..., runs fn, and compares the output and the gradients of

@@ -4,3 +4,5 @@
 
 #include "pretext/io/idx.hpp"
 #include "pretext/io/safetensors.hpp"
+#include "pretext/nn/state_dict.hpp"
+#include "pretext/optim/state_io.hpp"

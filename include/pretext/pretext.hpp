@@ -6,4 +6,6 @@
 #include "pretext/autograd.hpp"
 #include "pretext/backend/cpu.hpp"
 #include "pretext/core.hpp"
+#include "pretext/nn.hpp"
 #include "pretext/ops.hpp"
+#include "pretext/optim.hpp"

@@ -63,7 +63,7 @@ requires(R >= 1) Var<T, R - 1> select(const Var<T, R>& x, int axis, index_t inde
 
 /// Axis i of the result is axis order[i] of x.
 template <floating T, int R>
-Var<T, R> permute(const Var<T, R>& x, const std::array<int, R>& order) {
+Var<T, R> permute(const Var<T, R>& x, const std::type_identity_t<std::array<int, R>>& order) {
   auto y = x.data().permute(order);
   std::array<int, R> inverse{};
   for (int i = 0; i < R; ++i)

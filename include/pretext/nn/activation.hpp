@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+// Activations and shape adapters as modules, so they sit in a Sequential. They own nothing and
+// keep the width (Flatten makes it dynamic); any element type and rank.
+#pragma once
+
+#include "pretext/autograd/ops_pointwise.hpp"
+#include "pretext/autograd/ops_view.hpp"
+#include "pretext/nn/module.hpp"
+
+namespace pretext::nn {
+
+#define PRETEXT_NN_ACTIVATION(Name, fn)              \
+  struct Name : Stateless<Name> {                    \
+    template <floating T, int R>                     \
+    Var<T, R> operator()(const Var<T, R>& x) const { \
+      return pretext::fn(x);                         \
+    }                                                \
+  };
+
+PRETEXT_NN_ACTIVATION(ReLU, relu)
+PRETEXT_NN_ACTIVATION(GELU, gelu)           // exact (erf) form, torch.nn.GELU()
+PRETEXT_NN_ACTIVATION(GELUTanh, gelu_tanh)  // torch.nn.GELU(approximate="tanh")
+PRETEXT_NN_ACTIVATION(SiLU, silu)
+PRETEXT_NN_ACTIVATION(Tanh, tanh)
+PRETEXT_NN_ACTIVATION(Sigmoid, sigmoid)
+#undef PRETEXT_NN_ACTIVATION
+
+/// Passes its input through.
+struct Identity : Stateless<Identity> {
+  template <floating T, int R>
+  Var<T, R> operator()(const Var<T, R>& x) const {
+    return x;
+  }
+};
+
+/// (B, d1, d2, ...) -> (B, d1 * d2 * ...), as torch.nn.Flatten().
+struct Flatten : Stateless<Flatten> {
+  static constexpr index_t out_width = dynamic;
+  template <floating T, int R>
+  Var<T, 2> operator()(const Var<T, R>& x) const requires(R >= 2) {
+    index_t features = 1;
+    for (int i = 1; i < R; ++i) features *= x.size(i);
+    return reshape(x, std::array<index_t, 2>{x.size(0), features});
+  }
+};
+
+}  // namespace pretext::nn
