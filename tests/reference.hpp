@@ -24,6 +24,21 @@ Tensor<T, static_cast<int>(N)> randn(const index_t (&shape)[N], std::uint64_t se
   return normal<T>(shape, g);
 }
 
+/// Makes leaves with Normal(0, 1) values, each from the next seed: `Leaves<> leaf{100};` then
+/// `leaf({3, 4})` or `leaf.make<float>({3, 4})`. Each test file owns one, so its seeds do not
+/// depend on which other files ran.
+struct Leaves {
+  std::uint64_t next_seed;
+  template <class T = double, std::size_t N>
+  Var<T, static_cast<int>(N)> make(const index_t (&shape)[N]) {
+    return Var<T, static_cast<int>(N)>(randn<T>(shape, next_seed++), true);
+  }
+  template <std::size_t N>
+  Var<double, static_cast<int>(N)> operator()(const index_t (&shape)[N]) {
+    return make<double>(shape);
+  }
+};
+
 /// Element at row-major position i of any (possibly strided) tensor, as double.
 template <class T, int R>
 double elem(const Tensor<T, R>& t, index_t i) {

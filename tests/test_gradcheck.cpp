@@ -12,17 +12,12 @@ using V3 = Var<double, 3>;
 
 namespace {
 
-std::uint64_t next_seed = 100;
+test::Leaves leaf{100};
 
-/// A leaf with Normal(0, 1) values (fresh seed each call).
-template <std::size_t N>
-Var<double, static_cast<int>(N)> leaf(const index_t (&shape)[N]) {
-  return Var<double, static_cast<int>(N)>(test::randn<double>(shape, next_seed++), true);
-}
 /// A leaf with values in [lo, hi].
 template <std::size_t N>
 Var<double, static_cast<int>(N)> leaf_in(const index_t (&shape)[N], double lo, double hi) {
-  Generator g(next_seed++);
+  Generator g(leaf.next_seed++);
   return Var<double, static_cast<int>(N)>(uniform<double>(shape, g, lo, hi), true);
 }
 

@@ -109,6 +109,22 @@ TEST_CASE("layer parity with PyTorch: attention with masks, transformer blocks")
   }
 }
 
+TEST_CASE("layer parity with PyTorch: Conv1d, Conv2d (groups, dilation), ConvTranspose2d") {
+  Generator g(0);
+  using C2 = nn::Conv2d<4, 6>;
+  C2 conv(3, {.stride = 2, .padding = 1, .groups = 2}, g);
+  module_parity<4>(conv, "conv2d", call<C2>());
+  using C2d = nn::Conv2d<3, 4>;
+  C2d dilated(3, {.padding = 2, .dilation = 2}, g);
+  module_parity<4>(dilated, "conv2d_dilated", call<C2d>());
+  using Ct = nn::ConvTranspose2d<4, 6>;
+  Ct up(3, {.stride = 2, .padding = 1, .groups = 2, .output_padding = 1}, g);
+  module_parity<4>(up, "conv_transpose2d", call<Ct>());
+  using C1 = nn::Conv1d<3, 4>;
+  C1 conv1(5, {.stride = 2, .padding = 2}, g);
+  module_parity<3>(conv1, "conv1d", call<C1>());
+}
+
 namespace {
 
 /// Two parameters named "0" and "1" as the fixture's; the optimizer runs 5 steps with the stored

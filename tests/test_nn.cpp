@@ -17,12 +17,7 @@ using V4 = Var<double, 4>;
 
 namespace {
 
-std::uint64_t next_seed = 500;
-
-template <std::size_t N>
-Var<double, static_cast<int>(N)> leaf(const index_t (&shape)[N]) {
-  return Var<double, static_cast<int>(N)>(test::randn<double>(shape, next_seed++), true);
-}
+test::Leaves leaf{500};
 
 std::vector<std::string> names_of(auto& m) {
   std::vector<std::string> out;

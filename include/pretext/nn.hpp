@@ -5,6 +5,7 @@
 
 #include "pretext/nn/activation.hpp"
 #include "pretext/nn/attention.hpp"
+#include "pretext/nn/conv.hpp"
 #include "pretext/nn/dropout.hpp"
 #include "pretext/nn/embedding.hpp"
 #include "pretext/nn/heads.hpp"
@@ -13,6 +14,7 @@
 #include "pretext/nn/module.hpp"
 #include "pretext/nn/norm.hpp"
 #include "pretext/nn/patch.hpp"
+#include "pretext/nn/pool.hpp"
 #include "pretext/nn/positional.hpp"
 #include "pretext/nn/sequential.hpp"
 #include "pretext/nn/transformer.hpp"

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "pretext/backend/cpu/activation.hpp"
+#include "pretext/backend/cpu/conv.hpp"
 #include "pretext/backend/cpu/elementwise.hpp"
 #include "pretext/backend/cpu/functors.hpp"
 #include "pretext/backend/cpu/fused.hpp"

@@ -29,6 +29,7 @@
 
 #include "pretext/core/error.hpp"
 #include "pretext/core/tensor.hpp"
+#include "pretext/io/atomic_write.hpp"
 
 namespace pretext::io {
 
@@ -486,25 +487,9 @@ class SafetensorsWriter {
     for (int i = 0; i < 8; ++i)
       len[i] = static_cast<unsigned char>(std::uint64_t(text.size()) >> (8 * i));
 
-    const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    PRETEXT_CHECK(f, io_error, "pretext::io::safetensors: cannot create '", tmp,
-                  "': ", std::strerror(errno));
-    bool ok = std::fwrite(len, 1, 8, f) == 8 &&
-              std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    for (const auto& item : items_)
-      ok = ok && (item.bytes.empty() ||
-                  std::fwrite(item.bytes.data(), 1, item.bytes.size(), f) == item.bytes.size());
-    ok = std::fflush(f) == 0 && ok;
-    ok = ::fsync(::fileno(f)) == 0 && ok;
-    ok = std::fclose(f) == 0 && ok;
-    if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-      const int err = errno;
-      std::remove(tmp.c_str());
-      pretext::detail::fail<io_error>("pretext::io::safetensors: writing '", path,
-                                      "' failed: ", std::strerror(err),
-                                      "; the previous file, if any, is unchanged");
-    }
+    std::vector<detail::ByteChunk> chunks{{len, 8}, {text.data(), text.size()}};
+    for (const auto& item : items_) chunks.push_back({item.bytes.data(), item.bytes.size()});
+    detail::write_file_atomic(path, chunks, "pretext::io::safetensors");
   }
 
  private:
