@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The umbrella header: everything in pretext that needs only Eigen and xsimd.
-// Heavier parts (io/, and later data/, CUDA, MPI) are included on their own.
+// Other parts are included on their own: pretext/io.hpp (zlib, json), pretext/data.hpp (datasets,
+// loaders), pretext/train.hpp (trainer, checkpoints; needs io), pretext/eval.hpp (probes, kNN).
 #pragma once
 
 #include "pretext/autograd.hpp"

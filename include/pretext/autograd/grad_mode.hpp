@@ -9,6 +9,10 @@ inline bool& grad_enabled_flag() noexcept {
   thread_local bool enabled = true;
   return enabled;
 }
+inline bool& anomaly_flag() noexcept {
+  thread_local bool on = false;
+  return on;
+}
 }  // namespace autograd::detail
 
 /// True when operations on variables are recorded on this thread (the default).
@@ -41,6 +45,28 @@ class EnableGrad {
   EnableGrad(const EnableGrad&) = delete;
   EnableGrad& operator=(const EnableGrad&) = delete;
   ~EnableGrad() { set_grad_enabled(previous_); }
+
+ private:
+  bool previous_;
+};
+
+/// Whether anomaly detection is on for this thread (see DetectAnomaly).
+inline bool anomaly_detection_enabled() noexcept {
+  return autograd::detail::anomaly_flag();
+}
+
+/// Anomaly detection for its scope, as torch.autograd.detect_anomaly: every recorded operation
+/// checks its output, and every backward step its input gradients, for NaN and infinity, and
+/// throws numeric_error naming the operation. It costs a pass over each tensor, so it is meant
+/// for finding the op behind a NaN (the trainer reruns a failing step under it), not for speed.
+class DetectAnomaly {
+ public:
+  DetectAnomaly() noexcept : previous_(anomaly_detection_enabled()) {
+    autograd::detail::anomaly_flag() = true;
+  }
+  DetectAnomaly(const DetectAnomaly&) = delete;
+  DetectAnomaly& operator=(const DetectAnomaly&) = delete;
+  ~DetectAnomaly() { autograd::detail::anomaly_flag() = previous_; }
 
  private:
   bool previous_;

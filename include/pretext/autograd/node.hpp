@@ -11,6 +11,7 @@
 
 #include <array>
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -19,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "pretext/autograd/grad_mode.hpp"
 #include "pretext/core/allocator.hpp"
 #include "pretext/core/error.hpp"
 #include "pretext/core/tensor.hpp"
@@ -40,6 +42,23 @@ struct PoolAllocator {
     return true;
   }
 };
+
+/// Under DetectAnomaly: throws numeric_error when t holds a NaN or an infinity. `what` says
+/// whose values these are ("the output of 'log'").
+template <class T, int R>
+void check_finite(const Tensor<T, R>& t, const char* op, const char* what) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (!anomaly_detection_enabled() || !t.defined()) return;
+    const Tensor<T, R> c = t.contiguous();
+    for (index_t i = 0; i < c.numel(); ++i)
+      if (!std::isfinite(c.data()[i]))
+        pretext::detail::fail<numeric_error>(
+            "pretext::autograd (anomaly detection): ", what, " '", op, "' holds ", c.data()[i],
+            " at flat index ", i, " of shape ", pretext::detail::shape_string(c.shape()),
+            "; check that op's inputs (a log or division of zero, an overflow, a too large "
+            "learning rate)");
+  }
+}
 
 inline std::uint64_t next_sequence() noexcept {
   static std::atomic<std::uint64_t> counter{0};
@@ -264,8 +283,10 @@ class OpNode final : public Slot<T, R> {
     if constexpr (I < N) {
       using In = std::tuple_element_t<I, std::tuple<Inputs...>>;
       auto& gi = std::get<I>(grads);
-      if (Node* n = this->input(static_cast<int>(I)).get(); n && gi.defined())
+      if (Node* n = this->input(static_cast<int>(I)).get(); n && gi.defined()) {
+        check_finite(gi, name_, "an input gradient computed by the backward of");
         static_cast<Slot<typename In::value_type, In::rank>*>(n)->accumulate(std::move(gi));
+      }
       dispatch<I + 1>(std::forward<Tuple>(grads));
     }
   }

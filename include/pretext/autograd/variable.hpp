@@ -209,6 +209,7 @@ inline void run_backward(const std::shared_ptr<Node>& root, bool retain_graph) {
 /// gradients are enabled and some input requires one; otherwise it is a plain constant.
 template <class Fn, floating T, int R, var_like... Inputs>
 Var<T, R> record(const char* name, Tensor<T, R> out, Fn&& fn, const Inputs&... inputs) {
+  check_finite(out, name, "the output of");
   if (!grad_enabled() || !(inputs.requires_grad() || ...)) return Var<T, R>(std::move(out));
   using NodeT = OpNode<T, R, std::decay_t<Fn>, std::remove_cvref_t<Inputs>...>;
   auto node =

@@ -44,6 +44,13 @@ class index_error : public error {
   using error::error;
 };
 
+/// A NaN or infinity where a finite number is needed: a loss or gradient during training, or an
+/// operation's output under autograd anomaly detection.
+class numeric_error : public error {
+ public:
+  using error::error;
+};
+
 /// A failure reported by the CUDA runtime or a CUDA library.
 class cuda_error : public error {
  public:

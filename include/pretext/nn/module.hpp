@@ -62,9 +62,11 @@ template <class T, std::size_t... R>
 auto tensor_ptr_variant(std::index_sequence<R...>)
     -> std::variant<Tensor<T, static_cast<int>(R)>*...>;
 
-/// Joins a prefix and a name with a dot ("" + "weight" = "weight").
+/// Joins a prefix and a name with a dot ("" + "weight" = "weight"). An empty name adds nothing:
+/// v.module("", inner) makes a wrapper whose state dict is inner's.
 inline std::string dotted(std::string_view prefix, std::string_view name) {
   std::string s(prefix);
+  if (name.empty()) return s;
   if (!s.empty()) s += '.';
   s += name;
   return s;

@@ -21,25 +21,35 @@ inline std::string extents_string(const std::vector<index_t>& s) {
 }
 }  // namespace detail
 
+/// Adds m's parameters and buffers to a writer as "<prefix><name>" (a checkpoint holds a model
+/// under "model." next to the optimizer's state).
+template <module M>
+void add_state_dict(io::SafetensorsWriter& w, M& m, const std::string& prefix = "") {
+  for (const auto& p : m.named_parameters())
+    p.visit([&](const auto& v) { w.add(prefix + p.name(), v.data().contiguous()); });
+  for (const auto& b : m.named_buffers())
+    b.visit([&](const auto& t) { w.add(prefix + b.name(), t.contiguous()); });
+}
+
 template <module M>
 void save_state_dict(M& m, const std::string& path) {
   io::SafetensorsWriter w;
-  for (const auto& p : m.named_parameters())
-    p.visit([&](const auto& v) { w.add(p.name(), v.data().contiguous()); });
-  for (const auto& b : m.named_buffers())
-    b.visit([&](const auto& t) { w.add(b.name(), t.contiguous()); });
+  add_state_dict(w, m);
   w.write(path);
 }
 
-/// Copies the tensors of `path` into m's parameters and buffers (in place: optimizers holding
-/// them stay valid). strict: every name must be present and no other name may appear (PyTorch's
-/// BatchNorm counter "num_batches_tracked" is always allowed and ignored).
+/// Copies the tensors "<prefix><name>" of an open file into m's parameters and buffers (in
+/// place: optimizers holding them stay valid). strict: every name must be present and no other
+/// name under the prefix may appear (PyTorch's BatchNorm counter "num_batches_tracked" is always
+/// allowed and ignored).
 template <module M>
-void load_state_dict(M& m, const std::string& path, bool strict = true) {
-  const auto f = io::SafetensorsFile::open(path);
+void load_state_dict(M& m, const io::SafetensorsFile& f, const std::string& prefix,
+                     bool strict = true) {
+  const std::string& path = f.path();
   std::set<std::string> used;
-  auto fetch = [&](const std::string& name, const auto& dst) {
+  auto fetch = [&](const std::string& local, const auto& dst) {
     using Dst = std::remove_cvref_t<decltype(dst)>;
+    const std::string name = prefix + local;
     if (!f.contains(name)) {
       PRETEXT_CHECK(!strict, io_error, "pretext::nn::load_state_dict: '", path, "' has no tensor '",
                     name, "'; pass strict = false to keep the current value");
@@ -59,11 +69,18 @@ void load_state_dict(M& m, const std::string& path, bool strict = true) {
   for (const auto& b : m.named_buffers()) b.visit([&](const auto& t) { fetch(b.name(), t); });
   if (!strict) return;
   for (const auto& [name, entry] : f.entries()) {
-    const bool counter = name.size() >= 19 && name.ends_with("num_batches_tracked");
+    if (!name.starts_with(prefix)) continue;
+    const bool counter = name.ends_with("num_batches_tracked");
     PRETEXT_CHECK(used.count(name) || counter, io_error, "pretext::nn::load_state_dict: '", path,
                   "' has tensor '", name,
                   "', which the module does not have; pass strict = false to ignore it");
   }
+}
+
+/// Loads a file written by save_state_dict (or by PyTorch: safetensors.torch.save_file).
+template <module M>
+void load_state_dict(M& m, const std::string& path, bool strict = true) {
+  load_state_dict(m, io::SafetensorsFile::open(path), "", strict);
 }
 
 }  // namespace pretext::nn

@@ -11,17 +11,23 @@
 
 namespace pretext::optim {
 
+/// The global L2 norm of the gradients (undefined ones count as zero), in double.
 template <floating T>
-double clip_grad_norm_(const std::vector<nn::ParamRef<T>>& params, double max_norm) {
-  PRETEXT_CHECK(max_norm > 0, config_error, "pretext::optim::clip_grad_norm_: max_norm ", max_norm,
-                " must be positive");
+double grad_norm(const std::vector<nn::ParamRef<T>>& params) {
   double sq = 0;
   for (const auto& p : params) {
     const Tensor<T, 1> g = p.grad();
     if (!g.defined()) continue;
     for (index_t i = 0; i < g.numel(); ++i) sq += static_cast<double>(g.data()[i]) * g.data()[i];
   }
-  const double norm = std::sqrt(sq);
+  return std::sqrt(sq);
+}
+
+template <floating T>
+double clip_grad_norm_(const std::vector<nn::ParamRef<T>>& params, double max_norm) {
+  PRETEXT_CHECK(max_norm > 0, config_error, "pretext::optim::clip_grad_norm_: max_norm ", max_norm,
+                " must be positive");
+  const double norm = grad_norm(params);
   if (!std::isfinite(norm)) return norm;
   const double coef = max_norm / (norm + 1e-6);
   if (coef < 1.0)

@@ -11,26 +11,38 @@
 
 namespace pretext::optim {
 
+/// Adds the optimizer's step counter and state tensors to a writer as "<prefix>step" and
+/// "<prefix><parameter>.<slot>".
+template <class Opt>
+void add_optimizer_state(io::SafetensorsWriter& w, const Opt& opt, const std::string& prefix = "") {
+  Tensor<std::int64_t, 1> step(Shape<1>{1});
+  step.data()[0] = opt.steps_taken();
+  w.add(prefix + "step", step);
+  for (const auto& [name, t] : opt.state_tensors()) w.add(prefix + name, t);
+}
+
 template <class Opt>
 void save_optimizer_state(const Opt& opt, const std::string& path) {
   io::SafetensorsWriter w;
-  Tensor<std::int64_t, 1> step(Shape<1>{1});
-  step.data()[0] = opt.steps_taken();
-  w.add("step", step);
-  for (const auto& [name, t] : opt.state_tensors()) w.add(name, t);
+  add_optimizer_state(w, opt);
   w.write(path);
+}
+
+/// Restores what add_optimizer_state wrote under `prefix` in an open file.
+template <class Opt>
+void load_optimizer_state(Opt& opt, const io::SafetensorsFile& f, const std::string& prefix) {
+  using T = typename Opt::value_type;
+  PRETEXT_CHECK(f.contains(prefix + "step"), io_error, "pretext::optim::load_optimizer_state: '",
+                f.path(), "' has no '", prefix, "step'; is it an optimizer state file?");
+  const auto step = f.template get<std::int64_t, 1>(prefix + "step");
+  opt.load_state(static_cast<long>(step.data()[0]), [&](const std::string& name) {
+    return f.contains(prefix + name) ? f.template get<T, 1>(prefix + name) : Tensor<T, 1>();
+  });
 }
 
 template <class Opt>
 void load_optimizer_state(Opt& opt, const std::string& path) {
-  using T = typename Opt::value_type;
-  const auto f = io::SafetensorsFile::open(path);
-  PRETEXT_CHECK(f.contains("step"), io_error, "pretext::optim::load_optimizer_state: '", path,
-                "' has no 'step'; is it an optimizer state file?");
-  const auto step = f.template get<std::int64_t, 1>("step");
-  opt.load_state(static_cast<long>(step.data()[0]), [&](const std::string& name) {
-    return f.contains(name) ? f.template get<T, 1>(name) : Tensor<T, 1>();
-  });
+  load_optimizer_state(opt, io::SafetensorsFile::open(path), "");
 }
 
 }  // namespace pretext::optim

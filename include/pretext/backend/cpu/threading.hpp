@@ -68,7 +68,7 @@ inline thread_local bool in_parallel_region = false;
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads) : size_(std::max(1, threads)) {
+  explicit ThreadPool(int threads) : size_(std::clamp(threads, 1, 4096)) {
     for (int w = 1; w < size_; ++w) workers_.emplace_back([this, w] { worker_loop(w); });
   }
   ThreadPool(const ThreadPool&) = delete;
@@ -77,7 +77,7 @@ class ThreadPool {
     {
       std::lock_guard<std::mutex> lock(m_);
       stop_ = true;
-      generation_.fetch_add(1, std::memory_order_release);
+      generation_.store(next_generation(0), std::memory_order_release);
     }
     cv_.notify_all();
     for (auto& t : workers_) t.join();
@@ -96,12 +96,11 @@ class ThreadPool {
     }
     std::lock_guard<std::mutex> busy(busy_, std::adopt_lock);
     job_ = JobRef(job);
-    active_ = n;
     error_ = nullptr;
     pending_.store(n - 1, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(m_);
-      generation_.fetch_add(1, std::memory_order_release);
+      generation_.store(next_generation(n), std::memory_order_release);
     }
     cv_.notify_all();
     run_task(0);
@@ -152,7 +151,9 @@ class ThreadPool {
       }
       seen = generation_.load(std::memory_order_acquire);
       if (stop_) return;
-      if (w < active_) {
+      // The job's worker count travels in the same word as its generation: reading it apart
+      // would let a worker that sat out one job see the next job's count and run a task twice.
+      if (w < static_cast<int>(seen & kCountMask)) {
         run_task(w);
         pending_.fetch_sub(1, std::memory_order_acq_rel);
       }
@@ -164,9 +165,14 @@ class ThreadPool {
   std::mutex busy_;  // held by the thread dispatching a job
   std::mutex m_;
   std::condition_variable cv_;
+  /// (job counter << 16) | number of tasks of the job; written only by the dispatching thread.
+  std::uint64_t next_generation(int n) const noexcept {
+    return ((generation_.load(std::memory_order_relaxed) >> 16) + 1) << 16 |
+           static_cast<std::uint64_t>(n);
+  }
+  static constexpr std::uint64_t kCountMask = 0xFFFF;
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<int> pending_{0};
-  int active_ = 0;
   bool stop_ = false;
   JobRef job_;
   std::mutex error_m_;

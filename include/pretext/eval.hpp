@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: Apache-2.0
+// eval/: judging a pre-trained encoder on frozen features (N, D): feature extraction and
+// standardisation, the linear probe (logistic regression with L-BFGS), weighted kNN, label
+// splits, mean ± std over seeds, results tables and SVG charts. Needs only what the core needs
+// (plus POSIX for the atomic file writes).
+#pragma once
+
+#include "pretext/eval/features.hpp"
+#include "pretext/eval/knn.hpp"
+#include "pretext/eval/labels.hpp"
+#include "pretext/eval/lbfgs.hpp"
+#include "pretext/eval/linear_probe.hpp"
+#include "pretext/eval/plot.hpp"
+#include "pretext/eval/summary.hpp"

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: Apache-2.0
+// The trainer: bit-identical resume (after a stop request and after SIGINT), gradient
+// accumulation, NaN detection naming the step and the op, the metrics log, hooks and bad options.
+#include <pretext/data.hpp>
+#include <pretext/pretext.hpp>
+#include <pretext/io.hpp>
+#include <pretext/train.hpp>
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+using namespace pretext;
+
+namespace {
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("pretext_train_" + name)).string();
+}
+
+/// 3 classes in 8 dimensions: class c has mean 2 e_c (synthetic data with a known answer).
+struct Toy {
+  Tensor<float, 2> x;
+  Tensor<std::int64_t, 1> y;
+};
+Toy toy_data(index_t n) {
+  Generator g(7);
+  Toy t{normal<float>({n, 8}, g), Tensor<std::int64_t, 1>(Shape<1>{n})};
+  for (index_t i = 0; i < n; ++i) {
+    t.y.data()[i] = i % 3;
+    t.x.data()[i * 8 + i % 3] += 2.0f;
+  }
+  return t;
+}
+
+using Net = nn::Sequential<nn::Linear<8, 16>, nn::ReLU, nn::Dropout, nn::Linear<16, 3>>;
+using Classifier = train::SupervisedClassifier<Net>;
+
+Classifier make_classifier(std::uint64_t seed) {
+  Generator g(seed);
+  return Classifier(Net(nn::Linear<8, 16>(g), {}, nn::Dropout(0.2), nn::Linear<16, 3>(g)));
+}
+
+/// One run's parts, built the same way each time.
+struct Run {
+  Toy data = toy_data(200);
+  data::TensorDataset<float, 2> ds{data.x, data.y};
+  data::DataLoader<data::TensorDataset<float, 2>> loader{
+      ds, data::LoaderOptions{.batch_size = 16, .shuffle = true, .seed = 3}};
+  Classifier model;
+  optim::AdamW<float> opt;
+  explicit Run(std::uint64_t init_seed)
+      : model(make_classifier(init_seed)),
+        opt(optim::decay_groups(model.parameters(),
+                                optim::AdamWOptions{.lr = 1e-2, .weight_decay = 0.01})) {}
+};
+
+train::TrainerOptions quiet(long steps, std::string ckpt = "") {
+  return {.max_steps = steps,
+          .log_every = 1000,
+          .checkpoint_path = std::move(ckpt),
+          .progress = false,
+          .seed = 11};
+}
+
+template <class M>
+void check_identical_params(M& a, M& b) {
+  const auto pa = a.named_parameters(), pb = b.named_parameters();
+  REQUIRE(pa.size() == pb.size());
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    CAPTURE(pa[i].name());
+    const auto da = pa[i].data(), db = pb[i].data();
+    index_t differ = 0;
+    for (index_t k = 0; k < da.numel(); ++k) differ += da.data()[k] != db.data()[k];
+    CHECK(differ == 0);
+  }
+}
+
+struct StopAt : train::Callback {
+  long at;
+  train::Trainer<Classifier, data::DataLoader<data::TensorDataset<float, 2>>, optim::AdamW<float>,
+                 optim::WarmupCosineSchedule>* trainer = nullptr;
+  bool use_signal = false;
+  explicit StopAt(long s, bool sig) : at(s), use_signal(sig) {}
+  void on_step_end(const train::StepInfo& info) override {
+    if (info.step != at) return;
+    if (use_signal)
+      std::raise(SIGINT);  // handled by the trainer: finish the step, checkpoint, return
+    else
+      trainer->request_stop();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a run stopped at step k and resumed equals an uninterrupted run, weight for weight") {
+  const long total = 23;
+  const optim::WarmupCosineSchedule schedule{5, total};
+  manual_seed(5);
+  Run full(1);
+  train::Trainer t_full(full.model, full.loader, full.opt, schedule, quiet(total));
+  const auto r_full = t_full.fit();
+  CHECK(r_full.steps == total);
+  CHECK_FALSE(r_full.interrupted);
+
+  for (bool use_signal : {false, true}) {
+    CAPTURE(use_signal);
+    const std::string ckpt = temp_path(use_signal ? "sig.ckpt" : "stop.ckpt");
+    std::filesystem::remove(ckpt);
+    manual_seed(5);
+    {
+      Run first(1);
+      train::Trainer t(first.model, first.loader, first.opt, schedule, quiet(total, ckpt));
+      StopAt stop(9, use_signal);
+      stop.trainer = &t;
+      t.add_callback(stop);
+      const auto r = t.fit();
+      CHECK(r.interrupted);
+      CHECK(r.steps == 9);
+      REQUIRE(std::filesystem::exists(ckpt));
+    }
+    manual_seed(99);  // the checkpoint must restore the default generator (dropout) too
+    Run second(42);   // different initial weights: the checkpoint must overwrite them
+    train::Trainer t(second.model, second.loader, second.opt, schedule, quiet(total, ckpt));
+    t.load_checkpoint(ckpt);
+    CHECK(t.step() == 9);
+    const auto r = t.fit();
+    CHECK(r.steps == total);
+    check_identical_params(full.model, second.model);
+    std::filesystem::remove(ckpt);
+  }
+}
+
+TEST_CASE("gradient accumulation over equal micro-batches equals the full batch") {
+  Toy data = toy_data(64);
+  data::TensorDataset<float, 2> ds{data.x, data.y};
+  auto run = [&](index_t batch, int accumulate) {
+    data::DataLoader<data::TensorDataset<float, 2>> loader(
+        ds, data::LoaderOptions{.batch_size = batch, .shuffle = false});
+    Generator g(1);
+    using Plain = nn::Sequential<nn::Linear<8, 16>, nn::Tanh, nn::Linear<16, 3>>;
+    train::SupervisedClassifier<Plain> m(Plain(nn::Linear<8, 16>(g), {}, nn::Linear<16, 3>(g)));
+    optim::SGD<float> opt(m.parameters(), {.lr = 0.5});
+    train::Trainer t(m, loader, opt, optim::ConstantSchedule{},
+                     {.max_steps = 2, .accumulate = accumulate, .progress = false});
+    t.fit();
+    return m.named_parameters()[0].data().clone();
+  };
+  const auto full = run(32, 1), accumulated = run(8, 4);
+  for (index_t i = 0; i < full.numel(); ++i)
+    CHECK(accumulated.data()[i] == doctest::Approx(full.data()[i]).epsilon(1e-5));
+}
+
+namespace {
+
+/// loss = mean(log(x w)): finite while x w > 0; the data turn negative at batch 3.
+struct LogObjective : nn::Module<LogObjective> {
+  using value_type = float;
+  Var<float, 2> w{Tensor<float, 2>::full({4, 1}, 1.0f), true};
+  template <class V>
+  void visit(V& v) {
+    v.param("w", w);
+  }
+  Var<float, 0> loss(const Tensor<float, 2>& x, train::StepContext&) {
+    return mean(log(matmul(Var<float, 2>(x), w)));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a NaN loss stops the run naming the step and the op that produced it") {
+  Tensor<float, 2> x = Tensor<float, 2>::full({40, 4}, 0.25f);
+  for (index_t i = 20; i < 30; ++i) x.data()[i * 4] = -5.0f;  // batches of 10: batch 3
+  data::UnlabeledTensorDataset<float, 2> ds{x};
+  data::DataLoader<data::UnlabeledTensorDataset<float, 2>> loader(
+      ds, data::LoaderOptions{.batch_size = 10, .shuffle = false});
+  LogObjective obj;
+  optim::SGD<float> opt(obj.parameters(), {.lr = 1e-3});
+  train::Trainer t(obj, loader, opt, optim::ConstantSchedule{}, {.epochs = 2, .progress = false});
+  try {
+    t.fit();
+    FAIL("expected numeric_error");
+  } catch (const numeric_error& e) {
+    const std::string msg = e.what();
+    CAPTURE(msg);
+    CHECK(msg.find("step 3") != std::string::npos);
+    CHECK(msg.find("'log'") != std::string::npos);
+    CHECK(msg.find("learning rate") != std::string::npos);
+  }
+  CHECK(t.step() == 2);
+}
+
+TEST_CASE("the metrics log has one JSON line per log point; hooks and callbacks run") {
+  Toy data = toy_data(96);
+  data::TensorDataset<float, 2> ds{data.x, data.y};
+  data::DataLoader<data::TensorDataset<float, 2>> loader(ds, data::LoaderOptions{.batch_size = 16});
+  auto model = make_classifier(3);
+  optim::SGD<float> opt(model.parameters(), {.lr = 0.1});
+  const std::string log = temp_path("log.jsonl");
+  std::filesystem::remove(log);
+  struct Count : train::Callback {
+    int steps = 0, logs = 0, ends = 0;
+    void on_step_end(const train::StepInfo&) override { ++steps; }
+    void on_log(const train::StepInfo& i) override {
+      ++logs;
+      CHECK(i.metrics != nullptr);
+    }
+    void on_train_end(const train::TrainResult&) override { ++ends; }
+  } count;
+  train::Trainer t(model, loader, opt, optim::ConstantSchedule{},
+                   {.epochs = 2, .log_every = 4, .log_path = log, .progress = false});
+  t.add_callback(count);
+  const auto r = t.fit();
+  CHECK(r.steps == 12);  // 96 / 16 = 6 batches per epoch
+  CHECK(count.steps == 12);
+  CHECK(count.logs == 3);
+  CHECK(count.ends == 1);
+  CHECK(r.loss_curve.size() == 3);
+  std::ifstream in(log);
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    CHECK(line.starts_with("{\"step\": " + std::to_string(4 * lines) + ","));
+    CHECK(line.find("\"accuracy\": ") != std::string::npos);
+    CHECK(line.ends_with("}"));
+  }
+  CHECK(lines == 3);
+  std::filesystem::remove(log);
+}
+
+TEST_CASE("trainer options are checked") {
+  Toy data = toy_data(32);
+  data::TensorDataset<float, 2> ds{data.x, data.y};
+  data::DataLoader<data::TensorDataset<float, 2>> loader(ds, data::LoaderOptions{.batch_size = 16});
+  auto model = make_classifier(3);
+  optim::SGD<float> opt(model.parameters(), {.lr = 0.1});
+  using Tr = train::Trainer<Classifier, decltype(loader), optim::SGD<float>>;
+  CHECK_THROWS_AS(Tr(model, loader, opt, {}, {.accumulate = 0}), config_error);
+  CHECK_THROWS_AS(Tr(model, loader, opt, {}, {.clip_grad_norm = -1}), config_error);
+  CHECK_THROWS_WITH_AS(Tr(model, loader, opt, {}, {.accumulate = 4}),
+                       doctest::Contains("has no steps"), config_error);
+}
+
+TEST_CASE("fine_tune trains a copy of the encoder with a new head; freezing keeps the encoder") {
+  Toy train = toy_data(300), test = toy_data(150);
+  Generator g(4);
+  using Enc = nn::Sequential<nn::Linear<8, 16>, nn::ReLU>;
+  const Enc encoder(nn::Linear<8, 16>(g), {});
+  Enc original = encoder.clone();
+  for (bool freeze : {false, true}) {
+    CAPTURE(freeze);
+    const auto r =
+        train::fine_tune(encoder, nn::Linear<16, 3>(g), train::AsIs{}, train.x, train.y, test.x,
+                         test.y, {.epochs = 20, .lr = 1e-2, .freeze_encoder = freeze});
+    CHECK(r.steps == 20 * (300 / 64));
+    CHECK(r.accuracy > 0.75);  // the Bayes rate of this toy problem is about 0.85
+  }
+  Enc& e = const_cast<Enc&>(encoder);  // the original is untouched either way
+  check_identical_params(e, original);
+}
