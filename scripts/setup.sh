@@ -6,7 +6,7 @@ set -euo pipefail
 
 core=(g++ cmake make libeigen3-dev libxsimd-dev)
 test=(doctest-dev)
-demo=(zlib1g-dev nlohmann-json3-dev dataset-fashion-mnist)
+demo=(zlib1g-dev nlohmann-json3-dev libstb-dev dataset-fashion-mnist)
 bench=(libbenchmark-dev libopenblas-dev pkg-config)
 fuzz=(clang libclang-rt-14-dev)
 

@@ -8,6 +8,7 @@
 #include "pretext/autograd/losses.hpp"
 #include "pretext/autograd/node.hpp"
 #include "pretext/autograd/ops_conv.hpp"
+#include "pretext/autograd/ops_index.hpp"
 #include "pretext/autograd/ops_linalg.hpp"
 #include "pretext/autograd/ops_pointwise.hpp"
 #include "pretext/autograd/ops_reduce.hpp"

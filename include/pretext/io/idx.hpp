@@ -196,4 +196,15 @@ Tensor<std::uint8_t, Rank> read_idx_bytes(const unsigned char* data, std::size_t
   return detail::parse_idx<Rank>(f, name);
 }
 
+/// Reads an IDX image file (N, H, W) of bytes as float rows (N, H * W) scaled to [0, 1]: the
+/// form the examples and tests feed to models (Fashion-MNIST, MNIST).
+template <floating T = float>
+Tensor<T, 2> read_idx_images(const std::string& path) {
+  const auto img = read_idx<3>(path);
+  const index_t n = img.size(0), p = img.size(1) * img.size(2);
+  Tensor<T, 2> x(Shape<2>{n, p});
+  for (index_t i = 0; i < n * p; ++i) x.data()[i] = static_cast<T>(img.data()[i]) / T(255);
+  return x;
+}
+
 }  // namespace pretext::io

@@ -6,7 +6,11 @@
 // Pre-norm (the default, ViT/MAE): x + attn(norm1(x)), then x + mlp(norm2(x)).
 // Post-norm (BERT): norm1(x + attn(x)), then norm2(x + mlp(x)).
 // The MLP's activation is GELU (exact) unless configured; dropout is not applied (p = 0).
+// TransformerEncoder<E>: depth blocks "blocks.i" and, after pre-norm blocks, a final "norm".
 #pragma once
+
+#include <string>
+#include <vector>
 
 #include "pretext/nn/attention.hpp"
 #include "pretext/nn/linear.hpp"
@@ -72,6 +76,47 @@ class TransformerEncoderBlock : public Module<TransformerEncoderBlock<E, T>> {
                   o.mlp_ratio, " gives an empty MLP");
     return h;
   }
+};
+
+/// A stack of TransformerEncoderBlocks named "blocks.0", "blocks.1", ... and, for pre-norm
+/// blocks, a final LayerNorm "norm" (ViT's and MAE's encoder layout). x (B, N, E) -> (B, N, E);
+/// the attention mask (causal, key padding) goes to every block.
+template <index_t E, floating T = float>
+class TransformerEncoder : public Module<TransformerEncoder<E, T>> {
+ public:
+  using value_type = T;
+  static constexpr index_t in_width = E;
+  static constexpr index_t out_width = E;
+
+  TransformerEncoder(index_t width, index_t depth, const TransformerOptions& o, Generator& g)
+      : norm(width, o.eps), final_norm_(o.norm_first) {
+    PRETEXT_CHECK(depth >= 0, config_error, "pretext::nn::TransformerEncoder: depth ", depth,
+                  " must be >= 0");
+    blocks.reserve(static_cast<std::size_t>(depth));
+    for (index_t i = 0; i < depth; ++i) blocks.emplace_back(width, o, g);
+  }
+  TransformerEncoder(index_t depth, const TransformerOptions& o,
+                     Generator& g) requires(E != dynamic)
+      : TransformerEncoder(E, depth, o, g) {}
+
+  template <class V>
+  void visit(V& v) {
+    for (std::size_t i = 0; i < blocks.size(); ++i)
+      v.module("blocks." + std::to_string(i), blocks[i]);
+    if (final_norm_) v.module("norm", norm);
+  }
+
+  Var<T, 3> operator()(const Var<T, 3>& x, const AttentionMask& mask = {}) const {
+    Var<T, 3> h = x;
+    for (const auto& b : blocks) h = b(h, mask);
+    return final_norm_ ? norm(h) : h;
+  }
+
+  std::vector<TransformerEncoderBlock<E, T>> blocks;
+  LayerNorm<E, T> norm;  ///< used only after pre-norm blocks
+
+ private:
+  bool final_norm_;
 };
 
 }  // namespace pretext::nn
