@@ -8,6 +8,9 @@
 #include "pretext/pretext.hpp"  // layers and optimizers to build the parts from
 #include "pretext/objectives/autoencoding.hpp"
 #include "pretext/objectives/baselines.hpp"
+#include "pretext/objectives/collapse.hpp"
+#include "pretext/objectives/contrastive.hpp"
+#include "pretext/objectives/joint_embedding.hpp"
 #include "pretext/objectives/masked_prediction.hpp"
 #include "pretext/objectives/next_token.hpp"
 #include "pretext/objectives/parts.hpp"

@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: Apache-2.0
+// Joint-embedding objectives: two views of each sample should agree. Each is a module over its
+// parts (encoder, projector, predictor) and takes a batch of two views, std::pair of (B, ...)
+// tensors as data::multi_view(ds, augment) and the loader produce; the encoder takes a view as
+// Var<T, R> (or the id tensor itself for token ids) and returns (B, D).
+//
+//   SimCLR:       z = projector(encoder(both views in one forward)) (2B, P) -> NT-Xent
+//   MoCo v2:      q = f(view 1), k = EMA copy of f (view 2), negatives from a FIFO queue of keys
+//   BYOL:         p = predictor(projector(encoder(x))) against an EMA teacher's projection,
+//                 symmetrised over the two views, momentum rising to 1 along a cosine
+//   SimSiam:      as BYOL with the teacher replaced by a stop-gradient of the online projection
+//   BarlowTwins:  cross-correlation of the two projections towards the identity
+//   VICReg:       invariance + variance + covariance of the two projections
+//   CLIP:         two encoders for paired modalities, symmetric InfoNCE, learnable temperature
+//
+// Every loss() reports collapse statistics (embedding_std, effective_rank) when the trainer
+// asks for metrics. Teachers are part of the module (so checkpoints hold them) but do not
+// train: pass trainable_parameters() to the optimizer.
+#pragma once
+
+#include "pretext/nn/module.hpp"
+#include "pretext/objectives/collapse.hpp"
+#include "pretext/objectives/contrastive.hpp"
+#include "pretext/optim/ema.hpp"
+#include "pretext/optim/schedule.hpp"
+#include "pretext/train/objective.hpp"
+
+#include <cmath>
+#include <utility>
+#include <vector>
+
+namespace pretext::objectives {
+
+namespace detail {
+
+/// A view as the encoder takes it: values as a constant Var, ids as they are.
+template <floating T, int R>
+Var<T, R> view_input(const Tensor<T, R>& x) {
+  return Var<T, R>(x);
+}
+template <int R>
+const Tensor<std::int64_t, R>& view_input(const Tensor<std::int64_t, R>& ids) {
+  return ids;
+}
+
+/// Two views (B, ...) stacked into one (2B, ...) batch, so both go through one forward.
+template <class E, int R>
+Tensor<E, R> stack_views(const Tensor<E, R>& a, const Tensor<E, R>& b) {
+  PRETEXT_CHECK(a.shape() == b.shape(), shape_error, "pretext::objectives: the two views are ",
+                pretext::detail::shape_string(a.shape()), " and ",
+                pretext::detail::shape_string(b.shape()), "; both views need the same shape");
+  auto shape = a.shape();
+  shape[0] *= 2;
+  Tensor<E, R> out(shape);
+  out.narrow(0, 0, a.size(0)).copy_(a);
+  out.narrow(0, a.size(0), b.size(0)).copy_(b);
+  return out;
+}
+
+template <class T>
+void report_collapse(train::StepContext& ctx, const Tensor<T, 2>& z) {
+  if (!ctx.metrics || z.size(0) < 2) return;
+  const auto s = collapse_stats(z);
+  ctx.report("embedding_std", s.embedding_std);
+  ctx.report("effective_rank", s.effective_rank);
+}
+
+/// The parameters of m that train (teachers are frozen).
+template <class M>
+auto trainable(M& m) {
+  auto all = m.parameters();
+  decltype(all) out;
+  for (const auto& p : all)
+    if (p.requires_grad()) out.push_back(p);
+  return out;
+}
+
+}  // namespace detail
+
+/// MoCo's dictionary: the last K keys (D wide), oldest overwritten first. Held as buffers
+/// ("keys" (K, D), "state" = [next slot, count]) so a checkpoint resumes it exactly.
+template <floating T>
+class KeyQueue : public nn::Module<KeyQueue<T>> {
+ public:
+  using value_type = T;
+  KeyQueue(index_t capacity, index_t dim)
+      : keys_(Tensor<T, 2>::zeros(Shape<2>{capacity, dim})),
+        state_(Tensor<T, 1>::zeros(Shape<1>{2})) {
+    PRETEXT_CHECK(capacity >= 1 && dim >= 1, config_error,
+                  "pretext::objectives::KeyQueue: ", "capacity ", capacity, " and width ", dim,
+                  " must be positive");
+  }
+  template <class V>
+  void visit(V& v) {
+    v.buffer("keys", keys_);
+    v.buffer("state", state_);
+  }
+  index_t capacity() const { return keys_.size(0); }
+  index_t size() const { return static_cast<index_t>(state_(1)); }
+  /// Appends keys (B, D), the oldest entries making room.
+  void push(const Tensor<T, 2>& k) {
+    PRETEXT_CHECK(
+        k.size(1) == keys_.size(1), shape_error, "pretext::objectives::KeyQueue::push: ", "keys ",
+        pretext::detail::shape_string(k.shape()), " but the queue holds width ", keys_.size(1));
+    auto next = static_cast<index_t>(state_(0));
+    for (index_t i = 0; i < k.size(0); ++i) {
+      keys_.select(0, next).copy_(k.select(0, i));
+      next = (next + 1) % capacity();
+    }
+    state_(0) = static_cast<T>(next);
+    state_(1) = static_cast<T>(std::min(capacity(), size() + k.size(0)));
+  }
+  /// The stored keys, oldest first (size(), D).
+  Tensor<T, 2> keys() const {
+    const index_t n = size(), K = capacity(), next = static_cast<index_t>(state_(0));
+    Tensor<T, 2> out(Shape<2>{n, keys_.size(1)});
+    const index_t first = n < K ? 0 : next;
+    for (index_t i = 0; i < n; ++i) out.select(0, i).copy_(keys_.select(0, (first + i) % K));
+    return out;
+  }
+
+ private:
+  Tensor<T, 2> keys_;
+  Tensor<T, 1> state_;
+};
+
+template <nn::module Encoder, nn::module Projector>
+class SimCLR : public nn::Module<SimCLR<Encoder, Projector>> {
+ public:
+  using value_type = nn::param_type_t<Encoder>;
+  using T = value_type;
+  SimCLR(Encoder e, Projector p, double temperature = 0.5)
+      : encoder(std::move(e)), projector(std::move(p)), temperature(temperature) {}
+  template <class V>
+  void visit(V& v) {
+    v.module("encoder", encoder);
+    v.module("projector", projector);
+  }
+  template <class Views>
+  Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
+    const auto& [a, b] = views;
+    const index_t B = a.size(0);
+    const Var<T, 2> z = projector(encoder(detail::view_input(detail::stack_views(a, b))));
+    detail::report_collapse(ctx, z.data());
+    return nt_xent(narrow(z, 0, 0, B), narrow(z, 0, B, B), temperature);
+  }
+  Encoder encoder;
+  Projector projector;
+  double temperature;
+};
+
+struct BootstrapOptions {
+  double base_momentum = 0.99;  ///< the teacher's EMA momentum at step 0, rising to 1
+};
+
+/// BYOL (with an EMA teacher) and, with `ema = false`, SimSiam (a stop-gradient instead).
+template <nn::module Encoder, nn::module Projector, nn::module Predictor>
+class BYOL : public nn::Module<BYOL<Encoder, Projector, Predictor>> {
+ public:
+  using value_type = nn::param_type_t<Encoder>;
+  using T = value_type;
+  BYOL(Encoder e, Projector p, Predictor q, BootstrapOptions o = {})
+      : encoder(std::move(e)),
+        projector(std::move(p)),
+        predictor(std::move(q)),
+        target_encoder(encoder.clone()),
+        target_projector(projector.clone()),
+        options(o) {
+    target_encoder.requires_grad_(false);
+    target_projector.requires_grad_(false);
+  }
+  template <class V>
+  void visit(V& v) {
+    v.module("encoder", encoder);
+    v.module("projector", projector);
+    v.module("predictor", predictor);
+    v.module("target_encoder", target_encoder);
+    v.module("target_projector", target_projector);
+  }
+  auto trainable_parameters() { return detail::trainable(*this); }
+  template <class Views>
+  Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
+    const auto& [a, b] = views;
+    const index_t B = a.size(0);
+    const auto x = detail::stack_views(a, b);
+    const Var<T, 2> z = projector(encoder(detail::view_input(x)));
+    const Var<T, 2> p = predictor(z);
+    Var<T, 2> t;
+    {
+      NoGrad no_grad;
+      t = target_projector(target_encoder(detail::view_input(x)));
+    }
+    detail::report_collapse(ctx, z.data());
+    // View 1's prediction against view 2's target and the other way round.
+    return byol_loss(narrow(p, 0, 0, B), narrow(t, 0, B, B)) +
+           byol_loss(narrow(p, 0, B, B), narrow(t, 0, 0, B));
+  }
+  /// The teacher follows the student with momentum 1 - (1 - base)(cos(pi k / K) + 1) / 2.
+  void after_step(train::StepContext& ctx) {
+    const double m = ctx.total_steps > 0
+                         ? optim::cosine_momentum(options.base_momentum, ctx.step, ctx.total_steps)
+                         : options.base_momentum;
+    optim::ema_update_(target_encoder, encoder, m);
+    optim::ema_update_(target_projector, projector, m);
+  }
+  Encoder encoder;
+  Projector projector;
+  Predictor predictor;
+  Encoder target_encoder;
+  Projector target_projector;
+  BootstrapOptions options;
+};
+
+template <nn::module Encoder, nn::module Projector, nn::module Predictor>
+class SimSiam : public nn::Module<SimSiam<Encoder, Projector, Predictor>> {
+ public:
+  using value_type = nn::param_type_t<Encoder>;
+  using T = value_type;
+  SimSiam(Encoder e, Projector p, Predictor q)
+      : encoder(std::move(e)), projector(std::move(p)), predictor(std::move(q)) {}
+  template <class V>
+  void visit(V& v) {
+    v.module("encoder", encoder);
+    v.module("projector", projector);
+    v.module("predictor", predictor);
+  }
+  template <class Views>
+  Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
+    const auto& [a, b] = views;
+    const index_t B = a.size(0);
+    const Var<T, 2> z = projector(encoder(detail::view_input(detail::stack_views(a, b))));
+    const Var<T, 2> p = predictor(z);
+    detail::report_collapse(ctx, z.data());
+    // simsiam_loss stops the gradient through its second argument.
+    return (simsiam_loss(narrow(p, 0, 0, B), narrow(z, 0, B, B)) +
+            simsiam_loss(narrow(p, 0, B, B), narrow(z, 0, 0, B))) *
+           T(0.5);
+  }
+  Encoder encoder;
+  Projector projector;
+  Predictor predictor;
+};
+
+struct MoCoOptions {
+  index_t queue_size = 4096;
+  double momentum = 0.999;  ///< of the key encoder
+  double temperature = 0.2;
+};
+
+template <nn::module Encoder, nn::module Projector>
+class MoCo : public nn::Module<MoCo<Encoder, Projector>> {
+ public:
+  using value_type = nn::param_type_t<Encoder>;
+  using T = value_type;
+  /// width: the projection's width (the keys' D).
+  MoCo(Encoder e, Projector p, index_t width, MoCoOptions o = {})
+      : encoder(std::move(e)),
+        projector(std::move(p)),
+        key_encoder(encoder.clone()),
+        key_projector(projector.clone()),
+        queue(o.queue_size, width),
+        options(o) {
+    key_encoder.requires_grad_(false);
+    key_projector.requires_grad_(false);
+  }
+  template <class V>
+  void visit(V& v) {
+    v.module("encoder", encoder);
+    v.module("projector", projector);
+    v.module("key_encoder", key_encoder);
+    v.module("key_projector", key_projector);
+    v.module("queue", queue);
+  }
+  auto trainable_parameters() { return detail::trainable(*this); }
+  template <class Views>
+  Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
+    const auto& [a, b] = views;
+    const Var<T, 2> q = projector(encoder(detail::view_input(a)));
+    Var<T, 2> k;
+    {
+      NoGrad no_grad;
+      k = key_projector(key_encoder(detail::view_input(b)));
+    }
+    detail::report_collapse(ctx, q.data());
+    pending_.push_back(l2_rows(k.data()));
+    if (queue.size() == 0) return info_nce(q, k, nullptr, options.temperature);
+    const Var<T, 2> negatives(queue.keys());
+    return info_nce(q, k, &negatives, options.temperature);
+  }
+  /// The key encoder follows; this step's keys enter the queue.
+  void after_step(train::StepContext&) {
+    optim::ema_update_(key_encoder, encoder, options.momentum);
+    optim::ema_update_(key_projector, projector, options.momentum);
+    for (const auto& k : pending_) queue.push(k);
+    pending_.clear();
+  }
+  Encoder encoder;
+  Projector projector;
+  Encoder key_encoder;
+  Projector key_projector;
+  KeyQueue<T> queue;
+  MoCoOptions options;
+
+ private:
+  static Tensor<T, 2> l2_rows(const Tensor<T, 2>& x) {
+    Tensor<T, 2> out = x.contiguous().clone();
+    for (index_t i = 0; i < out.size(0); ++i) {
+      double n = 0;
+      for (index_t j = 0; j < out.size(1); ++j) n += double(out(i, j)) * double(out(i, j));
+      const double s = 1.0 / std::max(std::sqrt(n), 1e-12);
+      for (index_t j = 0; j < out.size(1); ++j) out(i, j) = static_cast<T>(out(i, j) * s);
+    }
+    return out;
+  }
+  std::vector<Tensor<T, 2>> pending_;  // keys of this step's micro-batches
+};
+
+template <nn::module Encoder, nn::module Projector>
+class BarlowTwins : public nn::Module<BarlowTwins<Encoder, Projector>> {
+ public:
+  using value_type = nn::param_type_t<Encoder>;
+  using T = value_type;
+  BarlowTwins(Encoder e, Projector p, double lambda = 5e-3)
+      : encoder(std::move(e)), projector(std::move(p)), lambda(lambda) {}
+  template <class V>
+  void visit(V& v) {
+    v.module("encoder", encoder);
+    v.module("projector", projector);
+  }
+  template <class Views>
+  Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
+    const auto& [a, b] = views;
+    const index_t B = a.size(0);
+    const Var<T, 2> z = projector(encoder(detail::view_input(detail::stack_views(a, b))));
+    detail::report_collapse(ctx, z.data());
+    return barlow_twins_loss(narrow(z, 0, 0, B), narrow(z, 0, B, B), lambda);
+  }
+  Encoder encoder;
+  Projector projector;
+  double lambda;
+};
+
+struct VICRegOptions {
+  double sim_coeff = 25, std_coeff = 25, cov_coeff = 1;
+};
+
+template <nn::module Encoder, nn::module Projector>
+class VICReg : public nn::Module<VICReg<Encoder, Projector>> {
+ public:
+  using value_type = nn::param_type_t<Encoder>;
+  using T = value_type;
+  VICReg(Encoder e, Projector p, VICRegOptions o = {})
+      : encoder(std::move(e)), projector(std::move(p)), options(o) {}
+  template <class V>
+  void visit(V& v) {
+    v.module("encoder", encoder);
+    v.module("projector", projector);
+  }
+  template <class Views>
+  Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
+    const auto& [a, b] = views;
+    const index_t B = a.size(0);
+    const Var<T, 2> z = projector(encoder(detail::view_input(detail::stack_views(a, b))));
+    detail::report_collapse(ctx, z.data());
+    return vicreg_loss(narrow(z, 0, 0, B), narrow(z, 0, B, B), options.sim_coeff, options.std_coeff,
+                       options.cov_coeff);
+  }
+  Encoder encoder;
+  Projector projector;
+  VICRegOptions options;
+};
+
+/// Two encoders for paired modalities (image and caption, signal and label text); each ends
+/// in the shared embedding width. log_scale starts at log(1 / 0.07) as in CLIP.
+template <nn::module EncoderA, nn::module EncoderB>
+class CLIP : public nn::Module<CLIP<EncoderA, EncoderB>> {
+ public:
+  using value_type = nn::param_type_t<EncoderA>;
+  using T = value_type;
+  CLIP(EncoderA a, EncoderB b, double initial_temperature = 0.07)
+      : encoder_a(std::move(a)),
+        encoder_b(std::move(b)),
+        log_scale(initial_log_scale(initial_temperature), true) {}
+  template <class V>
+  void visit(V& v) {
+    v.module("encoder_a", encoder_a);
+    v.module("encoder_b", encoder_b);
+    v.param("log_scale", log_scale);
+  }
+  template <class Pair>
+  Var<T, 0> loss(const Pair& pair, train::StepContext& ctx) {
+    const auto& [a, b] = pair;
+    const Var<T, 2> za = encoder_a(detail::view_input(a));
+    const Var<T, 2> zb = encoder_b(detail::view_input(b));
+    detail::report_collapse(ctx, za.data());
+    ctx.report("temperature", std::exp(-static_cast<double>(log_scale.item())));
+    return clip_loss(za, zb, log_scale);
+  }
+  EncoderA encoder_a;
+  EncoderB encoder_b;
+  Var<T, 0> log_scale;
+
+ private:
+  static Tensor<T, 0> initial_log_scale(double temperature) {
+    PRETEXT_CHECK(temperature > 0, config_error, "pretext::objectives::CLIP: temperature ",
+                  temperature, " must be positive");
+    Tensor<T, 0> s(Shape<0>{});
+    s.data()[0] = static_cast<T>(std::log(1.0 / temperature));
+    return s;
+  }
+};
+
+}  // namespace pretext::objectives
