@@ -79,8 +79,7 @@ TEST_CASE_TEMPLATE("MaskedAutoencoder: gradients of the masked-token loss", Kit,
         return mae.forward(x, mask).loss;
       },
       std::tuple{leaf({D}), leaf({P, Dd})});
-  // The loss covers masked tokens only: changing a visible token's target leaves the prediction
-  // loss's target set unchanged, so the loss moves only through the encoder input.
+  // Predictions are made for the masked tokens only.
   const auto out = mae.forward(x, mask);
   CHECK(out.pred.size(1) == mask.masked.size(1));
   CHECK(out.pred.size(2) == P);

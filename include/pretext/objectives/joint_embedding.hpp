@@ -65,6 +65,17 @@ void report_collapse(train::StepContext& ctx, const Tensor<T, 2>& z) {
   ctx.report("effective_rank", s.effective_rank);
 }
 
+/// Both views through encoder and projector in one forward: (2B, P), view 1's rows first; the
+/// collapse statistics of the projections go to the metrics.
+template <class Encoder, class Projector, class Views>
+auto embed_views(const Encoder& encoder, const Projector& projector, const Views& views,
+                 train::StepContext& ctx) {
+  const auto& [a, b] = views;
+  auto z = projector(encoder(view_input(stack_views(a, b))));
+  report_collapse(ctx, z.data());
+  return z;
+}
+
 /// The parameters of m that train (teachers are frozen).
 template <class M>
 auto trainable(M& m) {
@@ -138,10 +149,8 @@ class SimCLR : public nn::Module<SimCLR<Encoder, Projector>> {
   }
   template <class Views>
   Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
-    const auto& [a, b] = views;
-    const index_t B = a.size(0);
-    const Var<T, 2> z = projector(encoder(detail::view_input(detail::stack_views(a, b))));
-    detail::report_collapse(ctx, z.data());
+    const Var<T, 2> z = detail::embed_views(encoder, projector, views, ctx);  // (2B, P)
+    const index_t B = z.size(0) / 2;
     return nt_xent(narrow(z, 0, 0, B), narrow(z, 0, B, B), temperature);
   }
   Encoder encoder;
@@ -226,11 +235,9 @@ class SimSiam : public nn::Module<SimSiam<Encoder, Projector, Predictor>> {
   }
   template <class Views>
   Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
-    const auto& [a, b] = views;
-    const index_t B = a.size(0);
-    const Var<T, 2> z = projector(encoder(detail::view_input(detail::stack_views(a, b))));
+    const Var<T, 2> z = detail::embed_views(encoder, projector, views, ctx);  // (2B, P)
+    const index_t B = z.size(0) / 2;
     const Var<T, 2> p = predictor(z);
-    detail::report_collapse(ctx, z.data());
     // simsiam_loss stops the gradient through its second argument.
     return (simsiam_loss(narrow(p, 0, 0, B), narrow(z, 0, B, B)) +
             simsiam_loss(narrow(p, 0, B, B), narrow(z, 0, 0, B))) *
@@ -282,7 +289,7 @@ class MoCo : public nn::Module<MoCo<Encoder, Projector>> {
       k = key_projector(key_encoder(detail::view_input(b)));
     }
     detail::report_collapse(ctx, q.data());
-    pending_.push_back(l2_rows(k.data()));
+    pending_.push_back(k.data());  // info_nce normalises queued keys itself
     if (queue.size() == 0) return info_nce(q, k, nullptr, options.temperature);
     const Var<T, 2> negatives(queue.keys());
     return info_nce(q, k, &negatives, options.temperature);
@@ -302,16 +309,6 @@ class MoCo : public nn::Module<MoCo<Encoder, Projector>> {
   MoCoOptions options;
 
  private:
-  static Tensor<T, 2> l2_rows(const Tensor<T, 2>& x) {
-    Tensor<T, 2> out = x.contiguous().clone();
-    for (index_t i = 0; i < out.size(0); ++i) {
-      double n = 0;
-      for (index_t j = 0; j < out.size(1); ++j) n += double(out(i, j)) * double(out(i, j));
-      const double s = 1.0 / std::max(std::sqrt(n), 1e-12);
-      for (index_t j = 0; j < out.size(1); ++j) out(i, j) = static_cast<T>(out(i, j) * s);
-    }
-    return out;
-  }
   std::vector<Tensor<T, 2>> pending_;  // keys of this step's micro-batches
 };
 
@@ -329,10 +326,8 @@ class BarlowTwins : public nn::Module<BarlowTwins<Encoder, Projector>> {
   }
   template <class Views>
   Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
-    const auto& [a, b] = views;
-    const index_t B = a.size(0);
-    const Var<T, 2> z = projector(encoder(detail::view_input(detail::stack_views(a, b))));
-    detail::report_collapse(ctx, z.data());
+    const Var<T, 2> z = detail::embed_views(encoder, projector, views, ctx);  // (2B, P)
+    const index_t B = z.size(0) / 2;
     return barlow_twins_loss(narrow(z, 0, 0, B), narrow(z, 0, B, B), lambda);
   }
   Encoder encoder;
@@ -358,10 +353,8 @@ class VICReg : public nn::Module<VICReg<Encoder, Projector>> {
   }
   template <class Views>
   Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
-    const auto& [a, b] = views;
-    const index_t B = a.size(0);
-    const Var<T, 2> z = projector(encoder(detail::view_input(detail::stack_views(a, b))));
-    detail::report_collapse(ctx, z.data());
+    const Var<T, 2> z = detail::embed_views(encoder, projector, views, ctx);  // (2B, P)
+    const index_t B = z.size(0) / 2;
     return vicreg_loss(narrow(z, 0, 0, B), narrow(z, 0, B, B), options.sim_coeff, options.std_coeff,
                        options.cov_coeff);
   }
