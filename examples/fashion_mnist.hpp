@@ -7,6 +7,7 @@
 // Shapes: N images, P = 784 pixels, B batch, C = 10 classes.
 #pragma once
 
+#include <pretext/data.hpp>
 #include <pretext/io.hpp>
 #include <pretext/pretext.hpp>
 
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace example {
 
@@ -34,6 +36,28 @@ inline Split load(const std::string& dir, const std::string& prefix) {
   for (index_t i = 0; i < n * p; ++i) s.x.data()[i] = img.data()[i] / 255.0f;
   for (index_t i = 0; i < n; ++i) s.y.data()[i] = lab.data()[i];
   return s;
+}
+
+inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+/// One labelled subset: its fraction, seed and row numbers in the training set.
+struct Subset {
+  double fraction;
+  std::uint64_t seed;
+  Tensor<std::int64_t, 1> rows;
+};
+
+/// `seeds` class-balanced subsets at 1% and at 10% of the labels y (different draws per seed,
+/// 1% inside 10% for one seed), then all labels once (seed 0).
+inline std::vector<Subset> label_subsets(const Tensor<std::int64_t, 1>& y, int seeds) {
+  std::vector<Subset> subsets;
+  for (const double f : {0.01, 0.1, 1.0})
+    for (int s = 0; s < (f < 1.0 ? seeds : 1); ++s)
+      subsets.push_back({f, static_cast<std::uint64_t>(s),
+                         data::class_balanced_indices(y, f, static_cast<std::uint64_t>(s))});
+  return subsets;
 }
 
 /// Rows `order[first, first + B)` of s, as a batch (B, P) and labels (B).

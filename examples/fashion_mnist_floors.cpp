@@ -12,13 +12,14 @@
 //
 //   fashion_mnist_floors [data dir] [seeds] [out dir]
 //
-// Encoder shapes: (B, 784) -> (B, 1, 28, 28) -conv3x3,relu,pool-> (B, 32, 14, 14)
-//                 -conv3x3,relu,pool-> (B, 64, 7, 7) -> (B, 3136) -linear,relu-> (B, 128).
+// The encoder is example::Encoder (fashion_mnist_encoder.hpp); the probe and kNN read its frozen
+// conv features (B, 3136), as the pre-training demo does.
 #include <pretext/data.hpp>
 #include <pretext/eval.hpp>
 #include <pretext/train.hpp>
 
 #include "fashion_mnist.hpp"
+#include "fashion_mnist_encoder.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -31,34 +32,10 @@ namespace {
 
 using namespace pretext;
 
-using Encoder =
-    nn::Sequential<nn::Conv2d<1, 32>, nn::ReLU, nn::MaxPool2d, nn::Conv2d<32, 64>, nn::ReLU,
-                   nn::MaxPool2d, nn::Flatten, nn::Linear<3136, 128>, nn::ReLU>;
+using example::Encoder;
 
-Encoder make_encoder(Generator& g) {
-  const nn::ConvOptions same{.padding = 1};
-  return Encoder(nn::Conv2d<1, 32>(3, same, g), {}, nn::MaxPool2d(2),
-                 nn::Conv2d<32, 64>(3, same, g), {}, nn::MaxPool2d(2), {}, nn::Linear<3136, 128>(g),
-                 {});
-}
-
-// (B, 784) pixel rows as the (B, 1, 28, 28) images the encoder takes.
-struct ToImage {
-  Var<float, 4> operator()(const Var<float, 2>& x) const {
-    return reshape(x, std::array<index_t, 4>{x.size(0), 1, 28, 28});
-  }
-};
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// One labelled subset: its fraction, seed and row numbers in the training set.
-struct Subset {
-  double fraction;
-  std::uint64_t seed;
-  Tensor<std::int64_t, 1> rows;
-};
+using example::seconds_since;
+using example::Subset;
 
 }  // namespace
 
@@ -75,12 +52,7 @@ int main(int argc, char** argv) {
 
     // 1% and 10% use `seeds` different subsets; 100% is the whole set (seed only changes the
     // probe's validation split and, for trained models, the initialisation and data order).
-    std::vector<Subset> subsets;
-    for (const double f : {0.01, 0.1, 1.0})
-      for (int s = 0; s < (f < 1.0 ? seeds : 1); ++s)
-        subsets.push_back(
-            {f, static_cast<std::uint64_t>(s),
-             data::class_balanced_indices(train.y, f, static_cast<std::uint64_t>(s))});
+    const std::vector<Subset> subsets = example::label_subsets(train.y, seeds);
 
     eval::ResultTable table("Fashion-MNIST floors (test accuracy; 10,000 test images)");
     // Collects per-seed values for one method, one row per fraction.
@@ -143,9 +115,8 @@ int main(int argc, char** argv) {
     std::vector<double> rnd_probe(subsets.size()), rnd_knn(subsets.size());
     for (int s = 0; s < seeds; ++s) {
       Generator g(1000 + static_cast<std::uint64_t>(s));
-      Encoder enc = make_encoder(g);
-      // The encoder on pixel rows (it has no dropout or batch norm, so no mode to switch).
-      auto pe = [&enc](const Var<float, 2>& x) { return enc(ToImage{}(x)); };
+      const Encoder enc = example::make_encoder(g);
+      auto pe = [&enc](const Var<float, 2>& x) { return example::conv_features(enc, x); };
       const auto t0 = std::chrono::steady_clock::now();
       const auto ftrain = eval::extract_features(pe, train.x, 500);
       const auto ftest = eval::extract_features(pe, test.x, 500);
@@ -158,8 +129,8 @@ int main(int argc, char** argv) {
       }
     }
     std::printf("  (random encoder: %.0f s)\n", seconds_since(t_part));
-    add_rows("linear probe, random CNN encoder", rnd_probe);
-    add_rows("kNN, random CNN encoder", rnd_knn);
+    add_rows("linear probe, random CNN conv features", rnd_probe);
+    add_rows("kNN, random CNN conv features", rnd_knn);
 
     // 3. The same encoder with a linear head, trained from scratch on the labelled subset.
     std::printf("CNN encoder + linear head trained from scratch on the labelled subset\n");
@@ -170,7 +141,7 @@ int main(int argc, char** argv) {
     std::vector<eval::Series> curves;
     for (const Subset& s : subsets) {
       Generator g(2000 + s.seed);
-      const Encoder enc = make_encoder(g);
+      const Encoder enc = example::make_encoder(g);
       nn::Linear<128, 10> head(g);
       // Small subsets get more passes (a fixed floor of steps) so that each run converges.
       train::FinetuneRecipe r{.epochs = s.fraction < 1.0 ? 15 : 4,
@@ -182,7 +153,8 @@ int main(int argc, char** argv) {
                               .log_path = log_path};
       const auto x = data::take_rows(train.x, s.rows);
       const auto y = data::take_rows(train.y, s.rows);
-      const auto res = train::fine_tune(enc, std::move(head), ToImage{}, x, y, test.x, test.y, r);
+      const auto res = train::fine_tune(
+          enc, std::move(head), [](const Var<float, 2>& v) { return v; }, x, y, test.x, test.y, r);
       scratch.push_back(res.accuracy);
       report("from scratch", s, res.accuracy, res.seconds);
       char name[64];

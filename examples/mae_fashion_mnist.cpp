@@ -2,7 +2,9 @@
 // A masked autoencoder (MAE) on Fashion-MNIST without labels: 7x7 patches (16 tokens), 75% of
 // them masked, a ViT encoder that sees only the 4 visible patches and a light decoder. Prints
 // the masked-patch loss against the mean-patch baseline and writes mae_reconstructions.png:
-// for 8 test images, rows of original / masked input / reconstruction.
+// for 8 test images, rows of original / masked input / reconstruction. Then probes the frozen
+// encoder as the pre-training demo does (linear probe and kNN at 1%, 10%, 100% labels, seeds
+// 0, 1, 2 at 1% and 10%) and writes results.json.
 //
 //   mae_fashion_mnist [data dir] [steps] [out dir]
 //
@@ -10,15 +12,19 @@
 //         -4 blocks-> (B, 4, 128) -mask tokens back-> (B, 16, 128) -decoder (64 wide, 1 block)->
 //         (B, 16, 64) -masked 12-> (B, 12, 49) pixels.
 #include <pretext/data.hpp>
+#include <pretext/eval.hpp>
 #include <pretext/io.hpp>
 #include <pretext/io/png.hpp>
 #include <pretext/objectives.hpp>
 #include <pretext/train.hpp>
 
+#include "fashion_mnist.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -101,6 +107,33 @@ int main(int argc, char** argv) {
     io::write_png(png, io::image_grid(cells, show, /*scale=*/3));
     std::printf("wrote %s (rows: original, masked input, reconstruction) and %s/mae_log.jsonl\n",
                 png.c_str(), out_dir.c_str());
+
+    // The demo's protocol: linear probe and kNN on frozen features (here the mean of the
+    // encoder's 16 token outputs on unmasked images, (B, 128)) with 1%, 10% and 100% labels.
+    const auto train = example::load(dir, "train"), test = example::load(dir, "t10k");
+    auto features = [&](const Tensor<float, 2>& x) {
+      return eval::extract_features(
+          [&](const Var<float, 2>& v) {
+            return mean(mae.encoder(mae.stem(Var<float, 3>(patches.tokens(v.data())))), 1);
+          },
+          x, 500);
+    };
+    const auto ftrain = features(train.x), ftest = features(test.x);
+    std::map<double, std::vector<double>> probe, knn;  // by label fraction, one per seed
+    for (const auto& s : example::label_subsets(train.y, 3)) {
+      const auto x = data::take_rows(ftrain, s.rows);
+      const auto y = data::take_rows(train.y, s.rows);
+      probe[s.fraction].push_back(
+          eval::linear_probe(x, y, ftest, test.y,
+                             {.weight_decays = {1e-4, 1e-3, 1e-2}, .seed = s.seed})
+              .accuracy);
+      knn[s.fraction].push_back(eval::knn_accuracy(x, y, ftest, test.y));
+    }
+    eval::ResultTable table("MAE encoder on Fashion-MNIST (test accuracy)");
+    for (const auto& [f, v] : probe) table.add("linear probe, MAE mean token", f, v);
+    for (const auto& [f, v] : knn) table.add("kNN (k=200), MAE mean token", f, v);
+    std::printf("\n%s", table.to_text().c_str());
+    table.write_json(out_dir + "/results.json");
     return 0;
   } catch (const pretext::error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

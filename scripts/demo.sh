@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Installs what is missing, builds the main demo and runs it on Fashion-MNIST.
+# Installs what is missing, builds the main demo and runs it: pre-training on Fashion-MNIST
+# without labels, then linear probe, kNN and fine-tuning at 1%, 10% and 100% labels next to the
+# floors. Arguments go to the demo (see examples/pretrain_fashion_mnist.cpp), e.g.
+#   bash scripts/demo.sh --objective vicreg --epochs 20
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh demo
 build=${PRETEXT_BUILD_DIR:-build-demo}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DPRETEXT_BUILD_TESTS=OFF \
   -DPRETEXT_BUILD_BENCHMARKS=OFF >/dev/null
-cmake --build "$build" -j "$(nproc)" --target fashion_mnist_cnn
-"$build"/examples/fashion_mnist_cnn "$@"
+cmake --build "$build" -j "$(nproc)" --target pretrain_fashion_mnist
+"$build"/examples/pretrain_fashion_mnist "$@"

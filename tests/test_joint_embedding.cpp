@@ -188,3 +188,109 @@ TEST_CASE("SimCLR trained by the Trainer on two augmented views lowers its loss"
   REQUIRE(r.loss_curve.size() == 4);
   CHECK(r.loss_curve.back().second < 0.5 * r.loss_curve.front().second);
 }
+
+namespace {
+
+/// The gradients of every parameter of o, copied.
+template <class O>
+std::vector<Tensor<double, 2>> gradients(O& o) {
+  std::vector<Tensor<double, 2>> out;
+  for (const auto& p : o.parameters())
+    out.push_back(p.grad().clone().reshape(Shape<2>{1, p.grad().numel()}));
+  return out;
+}
+
+double max_difference(const std::vector<Tensor<double, 2>>& a,
+                      const std::vector<Tensor<double, 2>>& b) {
+  double d = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    for (index_t j = 0; j < a[i].numel(); ++j)
+      d = std::max(d, std::abs(a[i].data()[j] - b[i].data()[j]));
+  return d;
+}
+
+/// Full-batch gradients of a batch-coupled objective against (1) the cached-embedding path over
+/// four micro-batches, which must match, and (2) naive accumulation of the micro-batch losses,
+/// which must not (otherwise the test would not tell the two apart).
+template <class O>
+void check_exact_accumulation(O& o) {
+  using Views = std::pair<Tensor<double, 2>, Tensor<double, 2>>;
+  const Views full{test::randn<double>({8, 12}, 11), test::randn<double>({8, 12}, 12)};
+  std::vector<Views> micro;
+  for (index_t i = 0; i < 8; i += 2)
+    micro.push_back(
+        {full.first.narrow(0, i, 2).contiguous(), full.second.narrow(0, i, 2).contiguous()});
+  train::StepContext ctx;
+  for (auto& p : o.parameters()) p.zero_grad();
+  const double full_loss = o.loss(full, ctx).item();
+  o.loss(full, ctx).backward();
+  const auto expected = gradients(o);
+
+  for (auto& p : o.parameters()) p.zero_grad();
+  const double cached_loss =
+      train::cached_embedding_backward(o, micro, [](std::size_t) { return train::StepContext{}; });
+  CHECK(cached_loss == doctest::Approx(full_loss).epsilon(1e-12));
+  CHECK(max_difference(gradients(o), expected) < 1e-12);
+
+  for (auto& p : o.parameters()) p.zero_grad();
+  for (const auto& m : micro) (o.loss(m, ctx) * 0.25).backward();
+  CHECK(max_difference(gradients(o), expected) > 1e-4);
+}
+
+}  // namespace
+
+TEST_CASE("Gradient accumulation of batch-coupled losses is exact (cached embeddings)") {
+  Generator g(21);
+  using Enc = nn::Sequential<Lin, nn::Tanh, Lin>;
+  auto enc = [&g] { return Enc(Lin(12, 10, g), {}, Lin(10, D, g)); };
+  SUBCASE("SimCLR") {
+    obj::SimCLR o(enc(), Lin(D, P, g), 0.5);
+    check_exact_accumulation(o);
+  }
+  SUBCASE("Barlow Twins") {
+    obj::BarlowTwins o(enc(), Lin(D, P, g), 5e-3);
+    check_exact_accumulation(o);
+  }
+  SUBCASE("VICReg") {
+    obj::VICReg o(enc(), Lin(D, P, g));
+    check_exact_accumulation(o);
+  }
+  SUBCASE("CLIP") {
+    obj::CLIP o(enc(), Enc(Lin(12, 10, g), {}, Lin(10, D, g)), 0.1);
+    check_exact_accumulation(o);
+  }
+}
+
+TEST_CASE("Trainer: accumulating 4 micro-batches of SimCLR equals one step on the whole batch") {
+  // Same 16 samples and views; one SGD step with batch 8, or with batch 2 and accumulate 4.
+  Generator g0(31);
+  const Tensor<double, 2> x = normal<double>({16, 12}, g0);
+  data::UnlabeledTensorDataset<double, 2> ds(x);
+  const auto views = mod::multi_view(ds, mod::SignalJitter{.std = 0.1});
+  using Enc = nn::Sequential<Lin, nn::Tanh, Lin>;
+  auto run = [&](index_t batch, int accumulate, bool exact = true) {
+    Generator g(32);
+    obj::SimCLR o(Enc(Lin(12, 10, g), {}, Lin(10, D, g)), Lin(D, P, g), 0.5);
+    data::DataLoader loader(views, {.batch_size = batch, .shuffle = true, .seed = 3});
+    optim::SGD<double> opt(o.parameters(), {.lr = 0.5});
+    train::Trainer trainer(
+        o, loader, opt, optim::ConstantSchedule{},
+        {.max_steps = 1, .accumulate = accumulate, .exact_accumulation = exact, .progress = false});
+    const auto w0 = o.projector.weight.data().clone();
+    const auto r = trainer.fit();
+    return std::tuple{r.last_loss, w0, o.projector.weight.data().clone()};
+  };
+  auto max_diff = [](const Tensor<double, 2>& a, const Tensor<double, 2>& b) {
+    double d = 0;
+    for (index_t i = 0; i < a.numel(); ++i) d = std::max(d, std::abs(a.data()[i] - b.data()[i]));
+    return d;
+  };
+  const auto [full_loss, w0, full_w] = run(8, 1);
+  const auto [acc_loss, w0_again, acc_w] = run(2, 4);
+  CHECK(acc_loss == doctest::Approx(full_loss).epsilon(1e-12));
+  CHECK(max_diff(full_w, w0) > 1e-3);  // the step moved the weights
+  CHECK(max_diff(full_w, acc_w) < 1e-12);
+  // Summing per-micro-batch losses is a different objective (2 pairs see 3 negatives each).
+  const auto [naive_loss, w0_naive, naive_w] = run(2, 4, false);
+  CHECK(max_diff(full_w, naive_w) > 1e-4);
+}

@@ -171,9 +171,9 @@ class BatchNorm : public Module<BatchNorm<C, T>> {
     return R == 2 ? yl : permute(yl, inverse);
   }
 
-  Var<T, 1> weight, bias;                  ///< (C) each; undefined without affine
-  Tensor<T, 1> running_mean, running_var;  ///< (C) each
+  Var<T, 1> weight, bias;  ///< (C) each; undefined without affine
   double eps, momentum;
+  Tensor<T, 1> running_mean, running_var;  ///< (C) each
 };
 
 }  // namespace pretext::nn

@@ -13,6 +13,10 @@
 //   VICReg:       invariance + variance + covariance of the two projections
 //   CLIP:         two encoders for paired modalities, symmetric InfoNCE, learnable temperature
 //
+// SimCLR, Barlow Twins, VICReg and CLIP couple the batch (negatives, batch statistics); they
+// split loss() into embed() and loss_from_embeddings() so that the trainer's gradient
+// accumulation stays exact (train/cached_embeddings.hpp).
+//
 // Every loss() reports collapse statistics (embedding_std, effective_rank) when the trainer
 // asks for metrics. Teachers are part of the module (so checkpoints hold them) but do not
 // train: pass trainable_parameters() to the optimizer.
@@ -65,15 +69,40 @@ void report_collapse(train::StepContext& ctx, const Tensor<T, 2>& z) {
   ctx.report("effective_rank", s.effective_rank);
 }
 
-/// Both views through encoder and projector in one forward: (2B, P), view 1's rows first; the
-/// collapse statistics of the projections go to the metrics.
+/// Both views through encoder and projector in one forward: (2B, P), view 1's rows first.
 template <class Encoder, class Projector, class Views>
-auto embed_views(const Encoder& encoder, const Projector& projector, const Views& views,
-                 train::StepContext& ctx) {
+auto embed_views(const Encoder& encoder, const Projector& projector, const Views& views) {
   const auto& [a, b] = views;
-  auto z = projector(encoder(view_input(stack_views(a, b))));
-  report_collapse(ctx, z.data());
-  return z;
+  return projector(encoder(view_input(stack_views(a, b))));
+}
+
+/// Embeddings of micro-batches (2b_i, P), each with view 1's rows first, as the two views of the
+/// whole batch ((sum b_i, P), (sum b_i, P)); the collapse statistics of all rows go to the
+/// metrics. One part is the plain (not accumulated) case.
+template <class T>
+std::pair<Var<T, 2>, Var<T, 2>> join_views(const std::vector<Var<T, 2>>& parts,
+                                           train::StepContext& ctx) {
+  PRETEXT_CHECK(!parts.empty(), shape_error,
+                "pretext::objectives: no embeddings to join; pass at least one micro-batch");
+  std::vector<Var<T, 2>> first, second;
+  for (const auto& z : parts) {
+    PRETEXT_CHECK(z.size(0) % 2 == 0, shape_error, "pretext::objectives: embeddings ",
+                  pretext::detail::shape_string(z.shape()),
+                  " do not split into two views of equal size; embed() stacks both views");
+    const index_t b = z.size(0) / 2;
+    first.push_back(narrow(z, 0, 0, b));
+    second.push_back(narrow(z, 0, b, b));
+  }
+  if (parts.size() == 1) {
+    report_collapse(ctx, parts[0].data());
+    return {first[0], second[0]};
+  }
+  auto a = concat(first, 0), b = concat(second, 0);
+  if (ctx.metrics) {
+    NoGrad no_grad;
+    report_collapse(ctx, concat(a, b, 0).data());
+  }
+  return {a, b};
 }
 
 /// The parameters of m that train (teachers are frozen).
@@ -147,11 +176,19 @@ class SimCLR : public nn::Module<SimCLR<Encoder, Projector>> {
     v.module("encoder", encoder);
     v.module("projector", projector);
   }
+  /// Both views of a (micro-)batch: (2B, P), view 1's rows first.
+  template <class Views>
+  Var<T, 2> embed(const Views& views, train::StepContext&) {
+    return detail::embed_views(encoder, projector, views);
+  }
+  /// NT-Xent over the embeddings of every micro-batch of the step (exact accumulation).
+  Var<T, 0> loss_from_embeddings(const std::vector<Var<T, 2>>& z, train::StepContext& ctx) {
+    const auto [a, b] = detail::join_views(z, ctx);
+    return nt_xent(a, b, temperature);
+  }
   template <class Views>
   Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
-    const Var<T, 2> z = detail::embed_views(encoder, projector, views, ctx);  // (2B, P)
-    const index_t B = z.size(0) / 2;
-    return nt_xent(narrow(z, 0, 0, B), narrow(z, 0, B, B), temperature);
+    return loss_from_embeddings({embed(views, ctx)}, ctx);
   }
   Encoder encoder;
   Projector projector;
@@ -235,7 +272,8 @@ class SimSiam : public nn::Module<SimSiam<Encoder, Projector, Predictor>> {
   }
   template <class Views>
   Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
-    const Var<T, 2> z = detail::embed_views(encoder, projector, views, ctx);  // (2B, P)
+    const Var<T, 2> z = detail::embed_views(encoder, projector, views);  // (2B, P)
+    detail::report_collapse(ctx, z.data());
     const index_t B = z.size(0) / 2;
     const Var<T, 2> p = predictor(z);
     // simsiam_loss stops the gradient through its second argument.
@@ -325,10 +363,17 @@ class BarlowTwins : public nn::Module<BarlowTwins<Encoder, Projector>> {
     v.module("projector", projector);
   }
   template <class Views>
+  Var<T, 2> embed(const Views& views, train::StepContext&) {
+    return detail::embed_views(encoder, projector, views);
+  }
+  /// The cross-correlation over every micro-batch of the step (exact accumulation).
+  Var<T, 0> loss_from_embeddings(const std::vector<Var<T, 2>>& z, train::StepContext& ctx) {
+    const auto [a, b] = detail::join_views(z, ctx);
+    return barlow_twins_loss(a, b, lambda);
+  }
+  template <class Views>
   Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
-    const Var<T, 2> z = detail::embed_views(encoder, projector, views, ctx);  // (2B, P)
-    const index_t B = z.size(0) / 2;
-    return barlow_twins_loss(narrow(z, 0, 0, B), narrow(z, 0, B, B), lambda);
+    return loss_from_embeddings({embed(views, ctx)}, ctx);
   }
   Encoder encoder;
   Projector projector;
@@ -352,11 +397,17 @@ class VICReg : public nn::Module<VICReg<Encoder, Projector>> {
     v.module("projector", projector);
   }
   template <class Views>
+  Var<T, 2> embed(const Views& views, train::StepContext&) {
+    return detail::embed_views(encoder, projector, views);
+  }
+  /// Variance and covariance over every micro-batch of the step (exact accumulation).
+  Var<T, 0> loss_from_embeddings(const std::vector<Var<T, 2>>& z, train::StepContext& ctx) {
+    const auto [a, b] = detail::join_views(z, ctx);
+    return vicreg_loss(a, b, options.sim_coeff, options.std_coeff, options.cov_coeff);
+  }
+  template <class Views>
   Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
-    const Var<T, 2> z = detail::embed_views(encoder, projector, views, ctx);  // (2B, P)
-    const index_t B = z.size(0) / 2;
-    return vicreg_loss(narrow(z, 0, 0, B), narrow(z, 0, B, B), options.sim_coeff, options.std_coeff,
-                       options.cov_coeff);
+    return loss_from_embeddings({embed(views, ctx)}, ctx);
   }
   Encoder encoder;
   Projector projector;
@@ -380,14 +431,21 @@ class CLIP : public nn::Module<CLIP<EncoderA, EncoderB>> {
     v.module("encoder_b", encoder_b);
     v.param("log_scale", log_scale);
   }
+  /// Both sides of a (micro-)batch of pairs: (2B, D), side a's rows first.
   template <class Pair>
-  Var<T, 0> loss(const Pair& pair, train::StepContext& ctx) {
+  Var<T, 2> embed(const Pair& pair, train::StepContext&) {
     const auto& [a, b] = pair;
-    const Var<T, 2> za = encoder_a(detail::view_input(a));
-    const Var<T, 2> zb = encoder_b(detail::view_input(b));
-    detail::report_collapse(ctx, za.data());
+    return concat(encoder_a(detail::view_input(a)), encoder_b(detail::view_input(b)), 0);
+  }
+  /// Symmetric InfoNCE over every micro-batch of the step (exact accumulation).
+  Var<T, 0> loss_from_embeddings(const std::vector<Var<T, 2>>& z, train::StepContext& ctx) {
+    const auto [za, zb] = detail::join_views(z, ctx);
     ctx.report("temperature", std::exp(-static_cast<double>(log_scale.item())));
     return clip_loss(za, zb, log_scale);
+  }
+  template <class Pair>
+  Var<T, 0> loss(const Pair& pair, train::StepContext& ctx) {
+    return loss_from_embeddings({embed(pair, ctx)}, ctx);
   }
   EncoderA encoder_a;
   EncoderB encoder_b;

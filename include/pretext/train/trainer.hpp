@@ -2,7 +2,9 @@
 // One trainer for every Objective: draw a batch, forward to a scalar loss, backward, clip,
 // schedule, optimizer step, after_step (teachers, queues), then progress, metrics log, callbacks
 // and checkpoints. Gradient accumulation sums the gradients of `accumulate` micro-batches, each
-// loss scaled by 1 / accumulate, before one optimizer step.
+// loss scaled by 1 / accumulate, before one optimizer step. Objectives whose loss couples the
+// batch (BatchCoupledObjective: contrastive negatives, batch statistics) instead get the exact
+// cached-embedding path of cached_embeddings.hpp: the loss of all micro-batches together.
 //
 //   train::Trainer trainer(objective, loader, optimizer, optim::WarmupCosineSchedule{200, total},
 //                          {.epochs = 10, .clip_grad_norm = 1.0, .log_path = "log.jsonl",
@@ -19,6 +21,7 @@
 
 #include "pretext/optim/clip.hpp"
 #include "pretext/optim/schedule.hpp"
+#include "pretext/train/cached_embeddings.hpp"
 #include "pretext/train/callback.hpp"
 #include "pretext/train/checkpoint.hpp"
 #include "pretext/train/metrics_log.hpp"
@@ -40,6 +43,7 @@ struct TrainerOptions {
   int epochs = 1;                    ///< run length when max_steps is 0
   long max_steps = 0;                ///< optimizer steps in the run; 0: epochs * steps per epoch
   int accumulate = 1;                ///< micro-batches per optimizer step
+  bool exact_accumulation = true;    ///< batch-coupled losses over all micro-batches at once
   double clip_grad_norm = 0;         ///< clip the global gradient norm to this; 0: off
   long log_every = 50;               ///< steps between metrics lines / plain progress lines
   std::string log_path = {};         ///< JSON-lines metrics; empty: none
@@ -210,6 +214,8 @@ class Trainer {
   /// Forward and backward of every micro-batch of the step; returns the mean loss. Sets
   /// `failure` (and stops) when a loss is not finite.
   double forward_backward(StepOutcome& s, std::string& failure) {
+    if constexpr (BatchCoupledObjective<Obj, Batch>)
+      if (o_.accumulate > 1 && o_.exact_accumulation) return cached_step(s, failure);
     double loss_sum = 0;
     for (int micro = 0; micro < o_.accumulate; ++micro) {
       const auto pos = loader_.position();
@@ -229,6 +235,30 @@ class Trainer {
       loss.backward();
     }
     return loss_sum / o_.accumulate;
+  }
+
+  /// The cached-embedding path: one loss over the embeddings of all micro-batches.
+  double cached_step(StepOutcome& s, std::string& failure) {
+    const auto first = loader_.position();
+    std::vector<Batch> batches;
+    std::vector<std::int64_t> epochs;
+    for (int micro = 0; micro < o_.accumulate; ++micro) {
+      epochs.push_back(loader_.position().epoch);
+      batches.push_back(loader_.next());
+      s.samples += detail::batch_rows(batches.back());
+    }
+    s.epoch = epochs.back();
+    const double value = cached_embedding_backward(
+        obj_, batches,
+        [&](std::size_t i) {
+          return StepContext{step_, total_, epochs[i], static_cast<int>(i), &rng_, &metrics_};
+        },
+        1.0);
+    if (o_.check_finite && !std::isfinite(value))
+      failure = pretext::detail::cat("the loss is ", value, " at step ", step_ + 1, " (epoch ",
+                                     first.epoch + 1, ", batches ", first.batch + 1, " to ",
+                                     first.batch + o_.accumulate, ")");
+    return value;
   }
 
   StepOutcome one_step() {

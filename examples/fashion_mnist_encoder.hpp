@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+// The small CNN encoder that the pre-training demo trains and the floors compare against, and
+// the features a linear probe or kNN reads from it.
+//
+// Shapes: (B, 784) pixel rows -> (B, 1, 28, 28) -conv3x3(32),relu,pool-> (B, 32, 14, 14)
+//         -conv3x3(64),relu,pool-> (B, 64, 7, 7) -flatten-> (B, 3136) conv features
+//         -linear,relu-> (B, 128) the encoder's output (what projectors and heads read).
+#pragma once
+
+#include <pretext/pretext.hpp>
+
+namespace example {
+
+using namespace pretext;
+
+/// (B, 784) pixel rows as (B, 1, 28, 28) images.
+struct ToImage : nn::Stateless<ToImage> {
+  static constexpr index_t in_width = 784;
+  static constexpr index_t out_width = nn::dynamic;
+  template <floating T>
+  Var<T, 4> operator()(const Var<T, 2>& x) const {
+    return reshape(x, std::array<index_t, 4>{x.size(0), 1, 28, 28});
+  }
+};
+
+using Encoder =
+    nn::Sequential<ToImage, nn::Conv2d<1, 32>, nn::ReLU, nn::MaxPool2d, nn::Conv2d<32, 64>,
+                   nn::ReLU, nn::MaxPool2d, nn::Flatten, nn::Linear<3136, 128>, nn::ReLU>;
+inline constexpr index_t encoder_width = 128, conv_width = 3136;
+
+inline Encoder make_encoder(Generator& g) {
+  const nn::ConvOptions same{.padding = 1};
+  return Encoder({}, nn::Conv2d<1, 32>(3, same, g), {}, nn::MaxPool2d(2),
+                 nn::Conv2d<32, 64>(3, same, g), {}, nn::MaxPool2d(2), {}, nn::Linear<3136, 128>(g),
+                 {});
+}
+
+/// The conv features (B, 3136) of pixel rows (B, 784): the encoder up to its flatten, which is
+/// what the probe and kNN read (the reference protocol probes frozen conv features).
+inline Var<float, 2> conv_features(const Encoder& e, const Var<float, 2>& x) {
+  const auto h = e.get<3>()(e.get<2>()(e.get<1>()(e.get<0>()(x))));
+  return e.get<7>()(e.get<6>()(e.get<5>()(e.get<4>()(h))));
+}
+
+}  // namespace example
