@@ -115,6 +115,38 @@ auto trainable(M& m) {
   return out;
 }
 
+/// What SimCLR, Barlow Twins and VICReg share: encoder and projector over both views in one
+/// forward, and the loss split into embed() and loss_from_embeddings() so that the trainer's
+/// gradient accumulation stays exact. Derived supplies pair_loss(view 1 (B, P), view 2 (B, P)).
+template <class Derived, nn::module Encoder, nn::module Projector>
+class TwoViewObjective : public nn::Module<Derived> {
+ public:
+  using value_type = nn::param_type_t<Encoder>;
+  using T = value_type;
+  TwoViewObjective(Encoder e, Projector p) : encoder(std::move(e)), projector(std::move(p)) {}
+  template <class V>
+  void visit(V& v) {
+    v.module("encoder", encoder);
+    v.module("projector", projector);
+  }
+  /// Both views of a (micro-)batch: (2B, P), view 1's rows first.
+  template <class Views>
+  Var<T, 2> embed(const Views& views, train::StepContext&) {
+    return embed_views(encoder, projector, views);
+  }
+  /// The loss over the embeddings of every micro-batch of the step.
+  Var<T, 0> loss_from_embeddings(const std::vector<Var<T, 2>>& z, train::StepContext& ctx) {
+    const auto [a, b] = join_views(z, ctx);
+    return static_cast<const Derived&>(*this).pair_loss(a, b);
+  }
+  template <class Views>
+  Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
+    return loss_from_embeddings({embed(views, ctx)}, ctx);
+  }
+  Encoder encoder;
+  Projector projector;
+};
+
 }  // namespace detail
 
 /// MoCo's dictionary: the last K keys (D wide), oldest overwritten first. Held as buffers
@@ -165,33 +197,17 @@ class KeyQueue : public nn::Module<KeyQueue<T>> {
 };
 
 template <nn::module Encoder, nn::module Projector>
-class SimCLR : public nn::Module<SimCLR<Encoder, Projector>> {
+class SimCLR : public detail::TwoViewObjective<SimCLR<Encoder, Projector>, Encoder, Projector> {
+  using Base = detail::TwoViewObjective<SimCLR, Encoder, Projector>;
+  using T = nn::param_type_t<Encoder>;
+
  public:
-  using value_type = nn::param_type_t<Encoder>;
-  using T = value_type;
   SimCLR(Encoder e, Projector p, double temperature = 0.5)
-      : encoder(std::move(e)), projector(std::move(p)), temperature(temperature) {}
-  template <class V>
-  void visit(V& v) {
-    v.module("encoder", encoder);
-    v.module("projector", projector);
-  }
-  /// Both views of a (micro-)batch: (2B, P), view 1's rows first.
-  template <class Views>
-  Var<T, 2> embed(const Views& views, train::StepContext&) {
-    return detail::embed_views(encoder, projector, views);
-  }
-  /// NT-Xent over the embeddings of every micro-batch of the step (exact accumulation).
-  Var<T, 0> loss_from_embeddings(const std::vector<Var<T, 2>>& z, train::StepContext& ctx) {
-    const auto [a, b] = detail::join_views(z, ctx);
+      : Base(std::move(e), std::move(p)), temperature(temperature) {}
+  /// NT-Xent between the two views' projections (B, P) each.
+  Var<T, 0> pair_loss(const Var<T, 2>& a, const Var<T, 2>& b) const {
     return nt_xent(a, b, temperature);
   }
-  template <class Views>
-  Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
-    return loss_from_embeddings({embed(views, ctx)}, ctx);
-  }
-  Encoder encoder;
-  Projector projector;
   double temperature;
 };
 
@@ -351,32 +367,18 @@ class MoCo : public nn::Module<MoCo<Encoder, Projector>> {
 };
 
 template <nn::module Encoder, nn::module Projector>
-class BarlowTwins : public nn::Module<BarlowTwins<Encoder, Projector>> {
+class BarlowTwins
+    : public detail::TwoViewObjective<BarlowTwins<Encoder, Projector>, Encoder, Projector> {
+  using Base = detail::TwoViewObjective<BarlowTwins, Encoder, Projector>;
+  using T = nn::param_type_t<Encoder>;
+
  public:
-  using value_type = nn::param_type_t<Encoder>;
-  using T = value_type;
   BarlowTwins(Encoder e, Projector p, double lambda = 5e-3)
-      : encoder(std::move(e)), projector(std::move(p)), lambda(lambda) {}
-  template <class V>
-  void visit(V& v) {
-    v.module("encoder", encoder);
-    v.module("projector", projector);
-  }
-  template <class Views>
-  Var<T, 2> embed(const Views& views, train::StepContext&) {
-    return detail::embed_views(encoder, projector, views);
-  }
-  /// The cross-correlation over every micro-batch of the step (exact accumulation).
-  Var<T, 0> loss_from_embeddings(const std::vector<Var<T, 2>>& z, train::StepContext& ctx) {
-    const auto [a, b] = detail::join_views(z, ctx);
+      : Base(std::move(e), std::move(p)), lambda(lambda) {}
+  /// The cross-correlation of the two views' projections towards the identity.
+  Var<T, 0> pair_loss(const Var<T, 2>& a, const Var<T, 2>& b) const {
     return barlow_twins_loss(a, b, lambda);
   }
-  template <class Views>
-  Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
-    return loss_from_embeddings({embed(views, ctx)}, ctx);
-  }
-  Encoder encoder;
-  Projector projector;
   double lambda;
 };
 
@@ -385,32 +387,17 @@ struct VICRegOptions {
 };
 
 template <nn::module Encoder, nn::module Projector>
-class VICReg : public nn::Module<VICReg<Encoder, Projector>> {
+class VICReg : public detail::TwoViewObjective<VICReg<Encoder, Projector>, Encoder, Projector> {
+  using Base = detail::TwoViewObjective<VICReg, Encoder, Projector>;
+  using T = nn::param_type_t<Encoder>;
+
  public:
-  using value_type = nn::param_type_t<Encoder>;
-  using T = value_type;
   VICReg(Encoder e, Projector p, VICRegOptions o = {})
-      : encoder(std::move(e)), projector(std::move(p)), options(o) {}
-  template <class V>
-  void visit(V& v) {
-    v.module("encoder", encoder);
-    v.module("projector", projector);
-  }
-  template <class Views>
-  Var<T, 2> embed(const Views& views, train::StepContext&) {
-    return detail::embed_views(encoder, projector, views);
-  }
-  /// Variance and covariance over every micro-batch of the step (exact accumulation).
-  Var<T, 0> loss_from_embeddings(const std::vector<Var<T, 2>>& z, train::StepContext& ctx) {
-    const auto [a, b] = detail::join_views(z, ctx);
+      : Base(std::move(e), std::move(p)), options(o) {}
+  /// Invariance, variance and covariance of the two views' projections.
+  Var<T, 0> pair_loss(const Var<T, 2>& a, const Var<T, 2>& b) const {
     return vicreg_loss(a, b, options.sim_coeff, options.std_coeff, options.cov_coeff);
   }
-  template <class Views>
-  Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
-    return loss_from_embeddings({embed(views, ctx)}, ctx);
-  }
-  Encoder encoder;
-  Projector projector;
   VICRegOptions options;
 };
 
