@@ -263,3 +263,23 @@ TEST_CASE("fine_tune trains a copy of the encoder with a new head; freezing keep
   Enc& e = const_cast<Enc&>(encoder);  // the original is untouched either way
   check_identical_params(e, original);
 }
+
+TEST_CASE("fine_tune: the encoder learns at lr * encoder_lr_scale") {
+  Toy train = toy_data(200), test = toy_data(100);
+  Generator g(5);
+  using Enc = nn::Sequential<nn::Linear<8, 16>, nn::ReLU>;
+  const Enc encoder(nn::Linear<8, 16>(g), {});
+  const nn::Linear<16, 3> head(g);
+  auto run = [&](double scale, bool freeze) {
+    return train::fine_tune(
+               encoder, head.clone(), train::AsIs{}, train.x, train.y, test.x, test.y,
+               {.epochs = 5, .lr = 1e-2, .encoder_lr_scale = scale, .freeze_encoder = freeze})
+        .loss_curve;
+  };
+  // Scale 0 leaves the encoder where it is: the same run as freezing it, step for step.
+  const auto frozen = run(1.0, true), still = run(0.0, false), moving = run(1.0, false);
+  REQUIRE(frozen.size() == still.size());
+  for (std::size_t i = 0; i < frozen.size(); ++i) CHECK(still[i].second == frozen[i].second);
+  CHECK(moving.back().second != still.back().second);
+  CHECK_THROWS_AS(run(-1.0, false), config_error);
+}

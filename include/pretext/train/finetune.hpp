@@ -47,6 +47,9 @@ struct FinetuneRecipe {
   long min_steps = 0;  ///< at least this many steps (small label fractions get more epochs)
   index_t batch = 64;
   double lr = 1e-3, weight_decay = 1e-4;
+  /// The encoder learns at lr * encoder_lr_scale, the head at lr: a pre-trained encoder keeps
+  /// more of what it learned when it moves slower than the fresh head (1 = one rate for all).
+  double encoder_lr_scale = 1.0;
   double warmup_fraction = 0.05;
   std::uint64_t seed = 0;       ///< data order and the trainer's stream
   bool freeze_encoder = false;  ///< train the head only (a linear probe by gradient descent)
@@ -87,12 +90,24 @@ FinetuneResult fine_tune(const Encoder& encoder, Head head, ToInput to_input,
   using Model = EncoderWithHead<Encoder, Head>;
   SupervisedClassifier<Model, ToInput> clf(Model(encoder.clone(), std::move(head)),
                                            std::move(to_input));
+  PRETEXT_CHECK(r.encoder_lr_scale >= 0, config_error,
+                "pretext::train::fine_tune: encoder_lr_scale is ", r.encoder_lr_scale,
+                "; use a value >= 0 (0 leaves the encoder as it is, like freeze_encoder)");
   if (r.freeze_encoder) clf.model.encoder.requires_grad_(false);
-  std::vector<nn::ParamRef<nn::param_type_t<Encoder>>> trainable;
-  for (const auto& p : clf.parameters())
-    if (p.requires_grad()) trainable.push_back(p);
-  optim::AdamW<nn::param_type_t<Encoder>> opt(optim::decay_groups(
-      trainable, optim::AdamWOptions{.lr = r.lr, .weight_decay = r.weight_decay}));
+  using P = nn::param_type_t<Encoder>;
+  auto trainable = [](const auto& params) {
+    std::vector<nn::ParamRef<P>> out;
+    for (const auto& p : params)
+      if (p.requires_grad()) out.push_back(p);
+    return out;
+  };
+  const optim::AdamWOptions head_options{.lr = r.lr, .weight_decay = r.weight_decay};
+  auto groups = optim::decay_groups(trainable(clf.model.head.parameters()), head_options);
+  auto encoder_options = head_options;
+  encoder_options.lr = r.lr * r.encoder_lr_scale;
+  for (auto& g : optim::decay_groups(trainable(clf.model.encoder.parameters()), encoder_options))
+    groups.push_back(std::move(g));
+  optim::AdamW<P> opt(std::move(groups));
 
   data::TensorDataset<T, R> ds(train_x, train_y);
   const index_t batch = std::min(r.batch, train_x.size(0));

@@ -19,6 +19,7 @@
 #include <cstring>  // std::memcpy
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "pretext/backend/cpu/gemm.hpp"
 #include "pretext/backend/cpu/simd.hpp"
@@ -385,6 +386,66 @@ void for_planes(index_t planes, index_t plane_work, F&& f) {
 }
 }  // namespace detail
 
+/// The usual 2x2 window with stride 2 and no padding, on whole rows so that the compiler
+/// vectorises it: for every column j of a pair of input rows, the winner of (j, j + 1) in each
+/// row, then of the two rows; the even columns are the windows. The same order as the general
+/// scan: the first maximum in row-major window order, and the last NaN if there is one.
+/// Indices ride along as T in the same lanes as the values (one mask selects both), exact
+/// while the plane has fewer than 2^24 (float) elements; larger planes take the general loop.
+template <class T>
+void max_pool2x2_forward(const T* x, index_t planes, const PoolGeometry& g, T* y,
+                         std::int64_t* argmax) {
+  using V = simd::batch<T>;
+  constexpr index_t Wd = static_cast<index_t>(V::size);
+  const index_t in = g.H * g.W, out = g.Ho * g.Wo, n = 2 * g.Wo - 1, W = g.W;
+  if (out == 0) return;
+  alignas(64) T lanes[Wd];
+  for (index_t l = 0; l < Wd; ++l) lanes[l] = static_cast<T>(l);
+  const V lane = V::load_aligned(lanes), one(T(1));
+  // Whole vectors over each row pair (n rounded up to nv); a row pair whose reads would
+  // leave the plane (the last one, or any in narrow planes) is read from a padded copy.
+  const index_t nv = (n + Wd - 1) / Wd * Wd;
+  detail::for_planes(planes, in, [&](index_t p) {
+    thread_local std::vector<T> best, at, pad;
+    best.resize(static_cast<std::size_t>(nv));
+    at.resize(static_cast<std::size_t>(nv));
+    pad.assign(static_cast<std::size_t>(2 * (nv + 1)), T(0));
+    T* PRETEXT_RESTRICT vb = best.data();
+    T* PRETEXT_RESTRICT ib = at.data();
+    for (index_t oh = 0; oh < g.Ho; ++oh) {
+      const index_t row0 = 2 * oh * W;
+      const T* r0 = x + p * in + row0;
+      const T* r1 = r0 + W;
+      if (row0 + W + nv >= in) {
+        const index_t k = std::min(W, nv + 1);
+        std::copy(r0, r0 + k, pad.data());
+        std::copy(r1, r1 + k, pad.data() + nv + 1);
+        r0 = pad.data();
+        r1 = pad.data() + nv + 1;
+      }
+      // Data-dependent ?: compiles to branches that mispredict on real data: SIMD selects.
+      for (index_t j = 0; j < nv; j += Wd) {
+        const V a0 = V::load_unaligned(r0 + j), b0 = V::load_unaligned(r0 + j + 1);
+        const V a1 = V::load_unaligned(r1 + j), b1 = V::load_unaligned(r1 + j + 1);
+        const auto t0 = (b0 > a0) | xsimd::isnan(b0), t1 = (b1 > a1) | xsimd::isnan(b1);
+        const V v0 = xsimd::select(t0, b0, a0), v1 = xsimd::select(t1, b1, a1);
+        const auto t = (v1 > v0) | xsimd::isnan(v1);  // (!= is ordered: false for NaN)
+        xsimd::select(t, v1, v0).store_unaligned(vb + j);
+        const V jj = lane + static_cast<T>(row0 + j);
+        const V i0 = xsimd::select(t0, jj + one, jj);
+        const V i1 = xsimd::select(t1, jj + one, jj) + static_cast<T>(W);
+        xsimd::select(t, i1, i0).store_unaligned(ib + j);
+      }
+      T* yo = y + p * out + oh * g.Wo;
+      std::int64_t* ao = argmax + p * out + oh * g.Wo;
+      for (index_t ow = 0; ow < g.Wo; ++ow) {
+        yo[ow] = vb[2 * ow];
+        ao[ow] = static_cast<std::int64_t>(ib[2 * ow]);
+      }
+    }
+  });
+}
+
 /// y (P, Ho, Wo) = window maxima of x (P, H, W), argmax (P, Ho, Wo) = their flat index in the
 /// plane. Ties keep the first maximum in row-major window order and NaN wins, as PyTorch.
 template <class T>
@@ -392,6 +453,11 @@ void max_pool2d_forward(const T* x, index_t planes, const PoolGeometry& g, T* y,
                         std::int64_t* argmax) {
   using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
   const index_t in = g.H * g.W, out = g.Ho * g.Wo;
+  if (g.kH == 2 && g.kW == 2 && g.sH == 2 && g.sW == 2 && g.pH == 0 && g.pW == 0 &&
+      in < (index_t{1} << std::numeric_limits<T>::digits)) {
+    max_pool2x2_forward(x, planes, g, y, argmax);
+    return;
+  }
   detail::for_planes(planes, in, [&](index_t p) {
     const T* xp = x + p * in;
     for (index_t oh = 0; oh < g.Ho; ++oh) {
