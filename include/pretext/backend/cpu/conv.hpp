@@ -386,9 +386,9 @@ void for_planes(index_t planes, index_t plane_work, F&& f) {
 }
 }  // namespace detail
 
-/// The usual 2x2 window with stride 2 and no padding, on whole rows so that the compiler
-/// vectorises it: for every column j of a pair of input rows, the winner of (j, j + 1) in each
-/// row, then of the two rows; the even columns are the windows. The same order as the general
+/// The usual 2x2 window with stride 2 and no padding, in SIMD over whole rows: for every
+/// column j of a pair of input rows, the winner of (j, j + 1) in each row, then of the two
+/// rows; the even columns are the windows. The same order as the general
 /// scan: the first maximum in row-major window order, and the last NaN if there is one.
 /// Indices ride along as T in the same lanes as the values (one mask selects both), exact
 /// while the plane has fewer than 2^24 (float) elements; larger planes take the general loop.
