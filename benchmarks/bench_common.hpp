@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Helpers shared by the benchmarks: the median time of a callable, for anchors measured inside
-// the same benchmark run as the kernel they are compared with.
+// Helpers shared by the benchmarks: elapsed seconds, the median of timings, and the median time
+// of a callable, for anchors measured inside the same benchmark run as the kernel they are
+// compared with.
 #pragma once
 
 #include <algorithm>
@@ -8,6 +9,18 @@
 #include <vector>
 
 namespace pretext::bench {
+
+inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+/// The median of v (the mean of the middle two for an even count; 0 when empty).
+inline double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const std::size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
 
 /// Median wall time in seconds of `reps` calls of fn (after one warm-up call).
 template <class F>

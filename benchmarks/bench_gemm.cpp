@@ -26,11 +26,15 @@
 #include "pretext/backend/cpu/threading.hpp"
 #include "pretext/ops/matmul.hpp"
 
+#include "bench_common.hpp"
+
 extern "C" char* openblas_get_corename(void);
 
 namespace {
 
 using pretext::index_t;
+using pretext::bench::median;
+using pretext::bench::seconds_since;
 using pretext::cpu::Trans;
 
 template <class T>
@@ -58,29 +62,13 @@ void set_threads(int n) {
   openblas_set_num_threads(n);
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 /// Median seconds of `reps` runs of f after one warm-up run, then a pause that lets OpenBLAS's
 /// polling threads go to sleep.
 template <class F>
 double time_anchor(F&& f, int reps = 5) {
-  f();
-  std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    t.push_back(seconds_since(t0));
-  }
+  const double t = pretext::bench::median_seconds(f, reps);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
+  return t;
 }
 
 void set_flops(benchmark::State& state, index_t M, index_t N, index_t K) {

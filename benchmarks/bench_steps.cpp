@@ -33,6 +33,8 @@
 
 #include <immintrin.h>
 
+#include "bench_common.hpp"
+
 using namespace pretext;
 namespace obj = pretext::objectives;
 namespace mod = pretext::modality;
@@ -55,15 +57,12 @@ void time_steps(benchmark::State& state, Step&& step, double flops, double sampl
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
     step();
-    ms.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ms.push_back(1e3 * bench::seconds_since(t0));
   }
-  std::sort(ms.begin(), ms.end());
-  const double median =
-      ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
+  const double median = bench::median(ms);
   state.counters["median_ms"] = median;
-  state.counters["min_ms"] = ms.front();
-  state.counters["max_ms"] = ms.back();
+  state.counters["min_ms"] = *std::min_element(ms.begin(), ms.end());
+  state.counters["max_ms"] = *std::max_element(ms.begin(), ms.end());
   state.counters["samples_per_s"] = samples / (median / 1e3);
   state.counters["GFLOP_per_step"] = flops / 1e9;
   state.counters["GFLOP_per_s"] = flops / 1e9 / (median / 1e3);

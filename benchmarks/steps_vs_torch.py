@@ -175,10 +175,6 @@ def run_torch(which, threads, timed, warmup):
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def median(values):
-    return statistics.median(values)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build")
@@ -208,7 +204,7 @@ def main():
         gflop = runs[0][0]["GFLOP_per_step"]
 
         def summary(side):
-            return {"median_ms": median([r[side]["median_ms"] for r in runs]),
+            return {"median_ms": statistics.median([r[side]["median_ms"] for r in runs]),
                     "min_ms": min(r[side]["min_ms"] for r in runs),
                     "max_ms": max(r[side]["max_ms"] for r in runs),
                     "peak_rss_MiB": max(r[side]["peak_rss_MiB"] for r in runs)}
@@ -219,7 +215,7 @@ def main():
         ratios = [t["median_ms"] / p["median_ms"] for p, t in runs]
         rows.append({"step": which, "label": label, "batch": batch, "gflop_per_step": gflop,
                      "pretext": summary(0), "torch": torch_side,
-                     "speedup": median(ratios), "speedups": ratios,
+                     "speedup": statistics.median(ratios), "speedups": ratios,
                      "runs": [{"pretext": p["median_ms"], "torch": t["median_ms"]}
                               for p, t in runs]})
     peaks.append(peak_now())

@@ -176,14 +176,8 @@ void write_reconstructions(Dae& dae, const Tensor<float, 2>& images, const std::
 /// returns the trained encoder.
 template <class Objective, class Loader>
 void fit(Objective& objective, Loader& loader, const Options& o, Curves& curves) {
-  auto params = [&] {
-    if constexpr (requires { objective.trainable_parameters(); })
-      return objective.trainable_parameters();
-    else
-      return objective.parameters();
-  }();
-  optim::AdamW<float> opt(
-      optim::decay_groups(params, optim::AdamWOptions{.lr = o.lr, .weight_decay = 1e-4}));
+  optim::AdamW<float> opt(optim::decay_groups(
+      objective.trainable_parameters(), optim::AdamWOptions{.lr = o.lr, .weight_decay = 1e-4}));
   const long total = o.epochs * loader.batches_per_epoch();
   train::Trainer trainer(objective, loader, opt, optim::WarmupCosineSchedule{total / 20, total},
                          {.epochs = o.epochs,

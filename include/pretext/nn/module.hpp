@@ -230,6 +230,13 @@ class Module {
   }
   /// The same list (PyTorch has both names).
   auto parameters() { return named_parameters(); }
+  /// The parameters that train (requires_grad): what an optimizer gets when part of the module
+  /// is frozen (EMA teachers, a frozen encoder).
+  auto trainable_parameters() {
+    auto out = named_parameters();
+    std::erase_if(out, [](const auto& p) { return !p.requires_grad(); });
+    return out;
+  }
   /// Every buffer with its dotted name.
   auto named_buffers() {
     std::vector<BufferRef<param_type_t<Self>>> out;

@@ -105,16 +105,6 @@ std::pair<Var<T, 2>, Var<T, 2>> join_views(const std::vector<Var<T, 2>>& parts,
   return {a, b};
 }
 
-/// The parameters of m that train (teachers are frozen).
-template <class M>
-auto trainable(M& m) {
-  auto all = m.parameters();
-  decltype(all) out;
-  for (const auto& p : all)
-    if (p.requires_grad()) out.push_back(p);
-  return out;
-}
-
 /// What SimCLR, Barlow Twins and VICReg share: encoder and projector over both views in one
 /// forward, and the loss split into embed() and loss_from_embeddings() so that the trainer's
 /// gradient accumulation stays exact. Derived supplies pair_loss(view 1 (B, P), view 2 (B, P)).
@@ -239,7 +229,6 @@ class BYOL : public nn::Module<BYOL<Encoder, Projector, Predictor>> {
     v.module("target_encoder", target_encoder);
     v.module("target_projector", target_projector);
   }
-  auto trainable_parameters() { return detail::trainable(*this); }
   template <class Views>
   Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
     const auto& [a, b] = views;
@@ -332,7 +321,6 @@ class MoCo : public nn::Module<MoCo<Encoder, Projector>> {
     v.module("key_projector", key_projector);
     v.module("queue", queue);
   }
-  auto trainable_parameters() { return detail::trainable(*this); }
   template <class Views>
   Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
     const auto& [a, b] = views;

@@ -94,20 +94,13 @@ FinetuneResult fine_tune(const Encoder& encoder, Head head, ToInput to_input,
                 "pretext::train::fine_tune: encoder_lr_scale is ", r.encoder_lr_scale,
                 "; use a value >= 0 (0 leaves the encoder as it is, like freeze_encoder)");
   if (r.freeze_encoder) clf.model.encoder.requires_grad_(false);
-  using P = nn::param_type_t<Encoder>;
-  auto trainable = [](const auto& params) {
-    std::vector<nn::ParamRef<P>> out;
-    for (const auto& p : params)
-      if (p.requires_grad()) out.push_back(p);
-    return out;
-  };
   const optim::AdamWOptions head_options{.lr = r.lr, .weight_decay = r.weight_decay};
-  auto groups = optim::decay_groups(trainable(clf.model.head.parameters()), head_options);
+  auto groups = optim::decay_groups(clf.model.head.trainable_parameters(), head_options);
   auto encoder_options = head_options;
   encoder_options.lr = r.lr * r.encoder_lr_scale;
-  for (auto& g : optim::decay_groups(trainable(clf.model.encoder.parameters()), encoder_options))
+  for (auto& g : optim::decay_groups(clf.model.encoder.trainable_parameters(), encoder_options))
     groups.push_back(std::move(g));
-  optim::AdamW<P> opt(std::move(groups));
+  optim::AdamW<nn::param_type_t<Encoder>> opt(std::move(groups));
 
   data::TensorDataset<T, R> ds(train_x, train_y);
   const index_t batch = std::min(r.batch, train_x.size(0));
