@@ -9,6 +9,7 @@
 #pragma once
 
 #include "pretext/autograd/ops_linalg.hpp"
+#include "pretext/backend/cpu/attention.hpp"
 #include "pretext/autograd/ops_pointwise.hpp"
 #include "pretext/autograd/ops_rowwise.hpp"
 #include "pretext/autograd/ops_view.hpp"
@@ -29,8 +30,40 @@ struct AttentionMask {
   const Tensor<std::uint8_t, 2>* key_padding = nullptr;
 };
 
+namespace detail {
+
+/// HeadStrides of a (B, H, rows, cols) tensor whose last axis is contiguous.
+template <class T>
+cpu::HeadStrides head_strides(const Tensor<T, 4>& t) {
+  return {t.stride(0), t.stride(1), t.stride(2)};
+}
+
+/// t itself when its last axis is contiguous (what the fused kernel reads), else a copy.
+template <class T, int R>
+Tensor<T, R> last_axis_contiguous(const Tensor<T, R>& t) {
+  return t.stride(R - 1) == 1 || t.size(R - 1) <= 1 ? t : t.contiguous();
+}
+
+/// The kernel's masking for a batch of B, checking the key-padding mask's shape (B, Nk); pad
+/// keeps a contiguous copy of the mask alive while the pointer is in use.
+inline cpu::AttentionMasking attention_masking(const AttentionMask& mask, index_t B, index_t Nk,
+                                               Tensor<std::uint8_t, 2>& pad) {
+  cpu::AttentionMasking m{.causal = mask.causal};
+  if (mask.key_padding) {
+    PRETEXT_CHECK(mask.key_padding->size(0) == B && mask.key_padding->size(1) == Nk, shape_error,
+                  "pretext::scaled_dot_product_attention: key_padding mask ",
+                  shape_string(mask.key_padding->shape()), " should be (", B, ", ", Nk, ")");
+    pad = mask.key_padding->contiguous();
+    m.key_pad = pad.data();
+  }
+  return m;
+}
+
+}  // namespace detail
+
 /// softmax(q k^T * scale + mask) v over (B, H, N, Dh) inputs -> (B, H, N, Dh); scale defaults to
-/// 1 / sqrt(Dh). Differentiable in q, k and v.
+/// 1 / sqrt(Dh). Differentiable in q, k and v. One fused kernel (backend/cpu/attention.hpp)
+/// reads q, k and v through their strides: no copies, no materialised mask.
 template <floating T>
 Var<T, 4> scaled_dot_product_attention(const Var<T, 4>& q, const Var<T, 4>& k, const Var<T, 4>& v,
                                        const AttentionMask& mask = {}, double scale = 0) {
@@ -41,31 +74,71 @@ Var<T, 4> scaled_dot_product_attention(const Var<T, 4>& q, const Var<T, 4>& k, c
                 detail::shape_string(q.shape()), ", k ", detail::shape_string(k.shape()), ", v ",
                 detail::shape_string(v.shape()), " do not fit (B, H, N, Dh) / (B, H, Nk, Dh)");
   const T s = static_cast<T>(scale > 0 ? scale : 1.0 / std::sqrt(static_cast<double>(Dh)));
-  const auto q3 = reshape(q, std::array<index_t, 3>{B * H, N, Dh});
-  const auto k3 = reshape(k, std::array<index_t, 3>{B * H, Nk, Dh});
-  const auto v3 = reshape(v, std::array<index_t, 3>{B * H, Nk, v.size(3)});
-  Var<T, 3> scores = mul(matmul(q3, transpose(k3, 1, 2)), s);  // (B H, N, Nk)
-  if (mask.causal || mask.key_padding) {
-    // One additive (B, 1, N, Nk) table of 0 and -inf, broadcast over heads.
-    if (mask.key_padding)
-      PRETEXT_CHECK(mask.key_padding->size(0) == B && mask.key_padding->size(1) == Nk, shape_error,
-                    "pretext::scaled_dot_product_attention: key_padding mask ",
-                    detail::shape_string(mask.key_padding->shape()), " should be (", B, ", ", Nk,
-                    ")");
-    Tensor<T, 4> table = Tensor<T, 4>::zeros(Shape<4>{B, 1, N, Nk});
-    const T ninf = -std::numeric_limits<T>::infinity();
-    for (index_t b = 0; b < B; ++b)
-      for (index_t i = 0; i < N; ++i)
-        for (index_t j = 0; j < Nk; ++j) {
-          const bool pad = mask.key_padding && (*mask.key_padding)(b, j) != 0;
-          if (pad || (mask.causal && j > i)) table(b, 0, i, j) = ninf;
-        }
-    const auto s4 = reshape(scores, std::array<index_t, 4>{B, H, N, Nk});
-    scores = reshape(pretext::add(s4, table), std::array<index_t, 3>{B * H, N, Nk});
-  }
-  const auto out = matmul(softmax(scores, -1), v3);  // (B H, N, Dv)
-  return reshape(out, std::array<index_t, 4>{B, H, N, v.size(3)});
+  const cpu::AttentionDims dims{B, H, N, Nk, Dh, v.size(3)};
+  Tensor<std::uint8_t, 2> pad;
+  const auto masking = detail::attention_masking(mask, B, Nk, pad);
+  const auto qd = detail::last_axis_contiguous(q.data()),
+             kd = detail::last_axis_contiguous(k.data()),
+             vd = detail::last_axis_contiguous(v.data());
+  Tensor<T, 4> out(Shape<4>{B, H, N, dims.Dv}), probs(Shape<4>{B, H, N, Nk});
+  cpu::attention_forward(dims, s, masking, qd.data(), detail::head_strides(qd), kd.data(),
+                         detail::head_strides(kd), vd.data(), detail::head_strides(vd), out.data(),
+                         detail::head_strides(out), probs.data());
+  auto sq = autograd::detail::save(qd), sk = autograd::detail::save(kd),
+       sv = autograd::detail::save(vd), sp = autograd::detail::save(probs);
+  return autograd::detail::record(
+      "scaled_dot_product_attention", std::move(out),
+      [=](const Tensor<T, 4>& g, const auto&) {
+        constexpr const char* name = "scaled_dot_product_attention";
+        const auto &qq = sq.get(name), &kk = sk.get(name), &vv = sv.get(name);
+        const auto gd = detail::last_axis_contiguous(g);
+        Tensor<T, 4> dq(qq.shape()), dk(kk.shape()), dv(vv.shape());
+        const auto hs = [](const auto& t) { return detail::head_strides(t); };
+        cpu::attention_backward(dims, s, gd.data(), hs(gd), qq.data(), hs(qq), kk.data(), hs(kk),
+                                vv.data(), hs(vv), sp.get(name).data(), dq.data(), hs(dq),
+                                dk.data(), hs(dk), dv.data(), hs(dv));
+        return std::tuple(std::move(dq), std::move(dk), std::move(dv));
+      },
+      q, k, v);
 }
+
+namespace detail {
+
+/// Self-attention straight from the packed projection qkv (B N, 3E) [q | k | v], heads of
+/// Dh = E / H side by side in each block: -> (B, N, E) with the heads merged, which is what
+/// the output projection reads. Same as splitting, permuting and calling
+/// scaled_dot_product_attention, without the copies: the kernel reads the column blocks in
+/// place and the backward writes d(qkv) directly.
+template <floating T>
+Var<T, 3> packed_self_attention(const Var<T, 2>& qkv, index_t B, index_t N, index_t H,
+                                const AttentionMask& mask) {
+  const index_t E = qkv.size(1) / 3, Dh = E / H;
+  const cpu::AttentionDims dims{B, H, N, N, Dh, Dh};
+  const T s = static_cast<T>(1.0 / std::sqrt(static_cast<double>(Dh)));
+  Tensor<std::uint8_t, 2> pad;
+  const auto masking = attention_masking(mask, B, N, pad);
+  const Tensor<T, 2> x = qkv.data().is_contiguous() ? qkv.data() : qkv.data().contiguous();
+  const cpu::HeadStrides in{N * 3 * E, Dh, 3 * E}, merged{N * E, Dh, E};
+  Tensor<T, 3> out(Shape<3>{B, N, E});
+  Tensor<T, 4> probs(Shape<4>{B, H, N, N});
+  cpu::attention_forward(dims, s, masking, x.data(), in, x.data() + E, in, x.data() + 2 * E, in,
+                         out.data(), merged, probs.data());
+  auto sx = autograd::detail::save(x), sp = autograd::detail::save(probs);
+  return autograd::detail::record(
+      "self_attention", std::move(out),
+      [=](const Tensor<T, 3>& g, const auto&) {
+        const auto& xx = sx.get("self_attention");
+        const Tensor<T, 3> gd = g.is_contiguous() ? g : g.contiguous();
+        Tensor<T, 2> dx(xx.shape());
+        cpu::attention_backward(dims, s, gd.data(), merged, xx.data(), in, xx.data() + E, in,
+                                xx.data() + 2 * E, in, sp.get("self_attention").data(), dx.data(),
+                                in, dx.data() + E, in, dx.data() + 2 * E, in);
+        return dx;
+      },
+      qkv);
+}
+
+}  // namespace detail
 
 namespace nn {
 
@@ -109,18 +182,11 @@ class MultiHeadAttention : public Module<MultiHeadAttention<E, T>> {
     PRETEXT_CHECK(x.size(2) == e_, shape_error, "pretext::nn::MultiHeadAttention: input ",
                   pretext::detail::shape_string(x.shape()), " has width ", x.size(2),
                   " but the layer has embed_dim ", e_);
-    const index_t B = x.size(0), N = x.size(1), H = heads_, Dh = e_ / heads_;
+    const index_t B = x.size(0), N = x.size(1), H = heads_;
     const auto x2 = reshape(x, std::array<index_t, 2>{B * N, e_});
     const auto qkv = in_proj_bias.defined() ? linear(x2, in_proj_weight, in_proj_bias)
-                                            : linear(x2, in_proj_weight);  // (B N, 3E)
-    // (B, N, 3, H, Dh) -> (3, B, H, N, Dh)
-    const auto split = permute(reshape(qkv, std::array<index_t, 5>{B, N, 3, H, Dh}),
-                               std::array<int, 5>{2, 0, 3, 1, 4});
-    const auto att = scaled_dot_product_attention(select(split, 0, 0), select(split, 0, 1),
-                                                  select(split, 0, 2), mask);  // (B, H, N, Dh)
-    const auto merged = reshape(permute(att, std::array<int, 4>{0, 2, 1, 3}),
-                                std::array<index_t, 3>{B, N, e_});  // (B, N, E)
-    return out_proj(merged);
+                                            : linear(x2, in_proj_weight);         // (B N, 3E)
+    return out_proj(pretext::detail::packed_self_attention(qkv, B, N, H, mask));  // (B, N, E)
   }
 
   Var<T, 2> in_proj_weight;  ///< (3E, E): rows [0, E) make q, [E, 2E) k, [2E, 3E) v

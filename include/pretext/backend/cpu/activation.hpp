@@ -29,6 +29,43 @@ template <class X>
 PRETEXT_ALWAYS_INLINE X splat(double v) {
   return X(static_cast<value_t<X>>(v));
 }
+
+/// erf in float: z P(z^2) / Q(z^2) with z clamped to +-3.92 (beyond, erf is 1 in float); at
+/// most 4.3e-7 from erf in float arithmetic. One division and eleven multiply-adds where xsimd's
+/// erf evaluates two polynomial branches and an exp and selects: it made GELU compute-bound.
+/// Coefficients and the check: scripts/fit_erf.py. NaN stays NaN through the callers' x factor.
+template <class X>
+PRETEXT_ALWAYS_INLINE X erf_rational(const X& x) {
+  const X lim = splat<X>(3.92);
+  X z;
+  if constexpr (std::is_arithmetic_v<X>)
+    z = x < -lim ? -lim : (x > lim ? lim : x);
+  else
+    z = xsimd::min(xsimd::max(x, -lim), lim);
+  const X t = z * z;
+  X num = splat<X>(1.9916174156321721e-08);
+  num = num * t + splat<X>(-1.9758269005125972e-06);
+  num = num * t + splat<X>(0.00014542457215312773);
+  num = num * t + splat<X>(0.0038374679271679325);
+  num = num * t + splat<X>(0.050983938307854942);
+  num = num * t + splat<X>(0.20302759783118421);
+  num = num * t + splat<X>(1.1283789332144216);
+  X den = splat<X>(0.00099016713064800773);
+  den = den * t + splat<X>(0.014620896599242646);
+  den = den * t + splat<X>(0.11628292775730124);
+  den = den * t + splat<X>(0.51325862845967085);
+  den = den * t + splat<X>(1.0);
+  return z * num / den;
+}
+
+/// erf for the GELU family: the rational form in float, xsimd's (to double precision) otherwise.
+template <class X>
+PRETEXT_ALWAYS_INLINE X gelu_erf(const X& x) {
+  if constexpr (std::is_same_v<value_t<X>, float>)
+    return erf_rational(x);
+  else
+    return xsimd::erf(x);
+}
 }  // namespace detail
 
 struct Identity {
@@ -69,7 +106,7 @@ struct Gelu {
   template <class X>
   PRETEXT_ALWAYS_INLINE X operator()(const X& x) const {
     const X h = detail::splat<X>(0.5) * x;
-    return h + h * xsimd::erf(x * detail::splat<X>(0.70710678118654752440));
+    return h + h * detail::gelu_erf(x * detail::splat<X>(0.70710678118654752440));
   }
 };
 

@@ -10,6 +10,7 @@
 
 namespace pretext::cpu::grad {
 
+using cpu::detail::gelu_erf;
 using cpu::detail::splat;
 
 /// c ? a : b on scalars and batches.
@@ -62,8 +63,7 @@ struct SiluOfX {
 struct GeluOfX {
   template <class X>
   PRETEXT_ALWAYS_INLINE X operator()(const X& g, const X& x) const {
-    const X cdf =
-        splat<X>(0.5) * (splat<X>(1.0) + xsimd::erf(x * splat<X>(0.70710678118654752440)));
+    const X cdf = splat<X>(0.5) * (splat<X>(1.0) + gelu_erf(x * splat<X>(0.70710678118654752440)));
     const X pdf = splat<X>(0.39894228040143267794) * xsimd::exp(splat<X>(-0.5) * x * x);
     return g * (cdf + x * pdf);
   }

@@ -60,21 +60,23 @@ void store_row_partial(const T* acc, T* c, index_t n, const TileStore<T>& st, co
   }
 }
 
-/// acc (MR, NR) = packed A (MR, kc), row stride KS, times packed B (kc, NR); then, with spill ==
-/// nullptr, the full C tile (MR, NR) of row stride ldc = alpha acc + beta C + bias straight from
-/// registers, else acc is written to spill (MR, NR) for the caller's epilogue (edge tiles, whose
-/// padded rows and columns must not be written, and activations, too big to unroll MR NV times).
+/// acc (Rows, NR) = packed A (Rows, kc), row stride KS, times packed B (kc, NR); then, with spill
+/// == nullptr, the full C tile (Rows, NR) of row stride ldc = alpha acc + beta C + bias straight
+/// from registers, else acc is written to spill (Rows, NR) for the caller's epilogue (edge tiles,
+/// whose padded rows and columns must not be written, and activations, too big to unroll MR NV
+/// times). Rows is MR but for the last rows of C: a 4-row edge must not pay for 14.
 ///
 /// Plain loops with constant trip counts: fully unrolled at -O2 and above, so acc lives in
 /// registers. (Lambda-based unrolling did the same but made GCC's points-to analysis take
 /// minutes per instantiation under AddressSanitizer.)
-template <class T>
+template <class T, int Rows = static_cast<int>(GemmBlocking<T>::MR)>
 void microkernel(index_t kc, const T* PRETEXT_RESTRICT a, const T* PRETEXT_RESTRICT b,
                  T* PRETEXT_RESTRICT c, index_t ldc, const TileStore<T>& st,
                  T* PRETEXT_RESTRICT spill) {
   using G = GemmBlocking<T>;
   using V = simd::batch<T>;
-  constexpr int MR = static_cast<int>(G::MR), NV = static_cast<int>(G::NV);
+  constexpr int MR = Rows, NV = static_cast<int>(G::NV);
+  static_assert(Rows >= 1 && Rows <= G::MR);
   constexpr index_t W = G::W, KS = G::KS, NR = G::NR;
 
   if (!spill) {
@@ -151,7 +153,13 @@ PRETEXT_ALWAYS_INLINE void compute_tile(index_t kc, const T* a, const T* b, T* c
     return;
   }
   alignas(64) T tile[G::MR * G::NR];
-  microkernel<T>(kc, a, b, c, ldc, st, tile);
+  constexpr int quarter = static_cast<int>((G::MR + 3) / 4), half = static_cast<int>(G::MR / 2);
+  if (mr <= quarter)
+    microkernel<T, quarter>(kc, a, b, c, ldc, st, tile);
+  else if (mr <= half)
+    microkernel<T, half>(kc, a, b, c, ldc, st, tile);
+  else
+    microkernel<T>(kc, a, b, c, ldc, st, tile);
   for (index_t i = 0; i < mr; ++i) store_row_partial(tile + i * G::NR, c + i * ldc, nr, st, act);
 }
 

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: Apache-2.0
+// Fused scaled dot-product attention, one (batch, head) item per task:
+//   S = scale q k^T (N, Nk), masked entries -inf; P = softmax(S) along keys; O = P v (N, Dv)
+// and its backward
+//   dV = P^T dO,  dP = dO v^T,  dS = P * (dP - rowsum(P * dP)) * scale,  dQ = dS k,  dK = dS^T q.
+//
+// Why not batched GEMMs: attention's items are small (MAE: 5 x 5 scores of 32-wide heads, 512 of
+// them per layer), where the GEMM pads every item to whole (14, 32) register tiles and packs both
+// operands; and the GEMM path needs q, k, v, the output and every gradient in contiguous
+// (B H, N, D) copies. Here each product is a sum of rows scaled by coefficients, vectorised along
+// the rows (keys or head features), and operands are read and written through their strides, so
+// q, k and v can be column blocks of one packed (B N, 3E) projection.
+//
+// Every operand is (B, H, rows, cols) with a contiguous last axis: HeadStrides gives the element
+// strides of the other three. probs is (B, H, N, Nk) contiguous: saved by the forward, read by the
+// backward. A row whose keys are all masked gives NaN, as a softmax over only -inf does.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "pretext/backend/cpu/simd.hpp"
+#include "pretext/backend/cpu/threading.hpp"
+#include "pretext/core/dtype.hpp"
+#include "pretext/core/shape.hpp"
+
+namespace pretext::cpu {
+
+/// Sizes of an attention call: batch, heads, queries, keys, query/key width, value width.
+struct AttentionDims {
+  index_t B, H, N, Nk, Dh, Dv;
+};
+
+/// Element strides of a (B, H, rows, cols) operand along B, H and rows; cols has stride 1.
+struct HeadStrides {
+  index_t b, h, row;
+};
+
+/// Which scores are masked (set to -inf before the softmax).
+struct AttentionMasking {
+  bool causal = false;                    ///< query i sees keys j <= i
+  const std::uint8_t* key_pad = nullptr;  ///< (B, Nk) row-major, nonzero = ignore that key
+};
+
+namespace detail {
+
+/// A product written as sums of scaled rows, the one attention needs in every direction:
+///   out[t * ot + (0, width)] = sum over r < rows of coef[t * ct + r * cs] * src[r * rs + (0,
+///   width)]
+/// for outputs t < outs. Two outputs at a time share each src load, and up to four vectors per
+/// output stay in registers across the rows (eight independent FMA chains).
+template <class T>
+void combine_rows(index_t outs, index_t rows, const T* coef, index_t ct, index_t cs, const T* src,
+                  index_t rs, index_t width, T* out, index_t ot) {
+  using V = simd::batch<T>;
+  constexpr index_t W = static_cast<index_t>(simd::width<T>);
+  auto block = [&](auto units, auto pair, index_t t, index_t c) {
+    constexpr index_t U = decltype(units)::value, P = decltype(pair)::value;
+    V acc[P][U];
+    for (index_t o = 0; o < P; ++o)
+      for (index_t u = 0; u < U; ++u) acc[o][u] = V(T(0));
+    const T* cf = coef + t * ct;
+    for (index_t r = 0; r < rows; ++r) {
+      const T* sr = src + r * rs + c;
+      V x[U];
+      for (index_t u = 0; u < U; ++u) x[u] = V::load_unaligned(sr + u * W);
+      for (index_t o = 0; o < P; ++o) {
+        const V a(cf[o * ct + r * cs]);
+        for (index_t u = 0; u < U; ++u) acc[o][u] = xsimd::fma(a, x[u], acc[o][u]);
+      }
+    }
+    for (index_t o = 0; o < P; ++o)
+      for (index_t u = 0; u < U; ++u) acc[o][u].store_unaligned(out + (t + o) * ot + c + u * W);
+  };
+  auto columns = [&](auto pair, index_t t) {
+    index_t c = 0;
+    for (; c + 4 * W <= width; c += 4 * W) block(std::integral_constant<index_t, 4>{}, pair, t, c);
+    if (c + 2 * W <= width) block(std::integral_constant<index_t, 2>{}, pair, t, c), c += 2 * W;
+    if (c + W <= width) block(std::integral_constant<index_t, 1>{}, pair, t, c), c += W;
+    for (constexpr index_t P = decltype(pair)::value; c < width; ++c)
+      for (index_t o = 0; o < P; ++o) {
+        T acc = 0;
+        for (index_t r = 0; r < rows; ++r) acc += coef[(t + o) * ct + r * cs] * src[r * rs + c];
+        out[(t + o) * ot + c] = acc;
+      }
+  };
+  index_t t = 0;
+  for (; t + 2 <= outs; t += 2) columns(std::integral_constant<index_t, 2>{}, t);
+  if (t < outs) columns(std::integral_constant<index_t, 1>{}, t);
+}
+
+/// dst (cols, ld) = src (rows, cols)^T with src's row stride rs; columns rows..ld are zeros.
+template <class T>
+void transpose_padded(index_t rows, index_t cols, const T* src, index_t rs, T* dst, index_t ld) {
+  for (index_t d = 0; d < cols; ++d) {
+    T* o = dst + d * ld;
+    for (index_t j = 0; j < rows; ++j) o[j] = src[j * rs + d];
+    for (index_t j = rows; j < ld; ++j) o[j] = T(0);
+  }
+}
+
+/// Keys rounded up to whole vectors, so the score rows are computed with full vectors.
+template <class T>
+index_t padded_keys(index_t nk) {
+  constexpr index_t W = static_cast<index_t>(simd::width<T>);
+  return (nk + W - 1) / W * W;
+}
+
+/// s[0, n) = softmax(s) in place, n a whole number of vectors; max-subtracted, so -inf entries
+/// get exactly 0 and a row of only -inf gives NaN.
+template <class T>
+void softmax_padded_row(index_t n, T* s) {
+  using V = simd::batch<T>;
+  constexpr index_t W = static_cast<index_t>(simd::width<T>);
+  V vm(-std::numeric_limits<T>::infinity());
+  for (index_t j = 0; j < n; j += W) vm = xsimd::max(vm, V::load_unaligned(s + j));
+  const V m(simd::reduce_max(vm));
+  V sum(T(0));
+  for (index_t j = 0; j < n; j += W) {
+    const V e = xsimd::exp(V::load_unaligned(s + j) - m);
+    e.store_unaligned(s + j);
+    sum += e;
+  }
+  const V inv(T(1) / simd::reduce_add(sum));
+  for (index_t j = 0; j < n; j += W) (V::load_unaligned(s + j) * inv).store_unaligned(s + j);
+}
+
+/// Per-thread scratch, grown on demand and kept (steady-state calls allocate nothing).
+template <class T>
+std::vector<T>& attention_scratch(std::size_t n) {
+  thread_local std::vector<T> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf;
+}
+
+}  // namespace detail
+
+/// O = softmax(scale q k^T + mask) v for every (b, h); also writes the probabilities P.
+template <floating T>
+void attention_forward(const AttentionDims& d, T scale, const AttentionMasking& mask, const T* q,
+                       HeadStrides qs, const T* k, HeadStrides ks, const T* v, HeadStrides vs,
+                       T* out, HeadStrides os, T* probs) {
+  if (d.B == 0 || d.H == 0 || d.N == 0) return;
+  const index_t nkp = detail::padded_keys<T>(d.Nk);
+  const T ninf = -std::numeric_limits<T>::infinity();
+  // Grain: enough items per task that waking a thread pays (MAE: 512 items of 5 x 5).
+  const index_t grain = std::max<index_t>(1, 4096 / std::max<index_t>(1, d.N * d.Nk * d.Dh));
+  parallel_for(0, d.B * d.H, grain, [&](index_t lo, index_t hi) {
+    auto& scratch = detail::attention_scratch<T>(static_cast<std::size_t>(d.Dh * nkp + d.N * nkp));
+    T* kt = scratch.data();       // (Dh, nkp): k^T of this item
+    T* scores = kt + d.Dh * nkp;  // (N, nkp)
+    for (index_t item = lo; item < hi; ++item) {
+      const index_t b = item / d.H, h = item % d.H;
+      const T* qi = q + b * qs.b + h * qs.h;
+      const T* ki = k + b * ks.b + h * ks.h;
+      const T* vi = v + b * vs.b + h * vs.h;
+      T* pi = probs + item * d.N * d.Nk;
+      const std::uint8_t* pad = mask.key_pad ? mask.key_pad + b * d.Nk : nullptr;
+      detail::transpose_padded(d.Nk, d.Dh, ki, ks.row, kt, nkp);
+      // S (N, nkp): row i = sum over features f of q[i, f] k^T[f, :]
+      detail::combine_rows(d.N, d.Dh, qi, qs.row, 1, kt, nkp, nkp, scores, nkp);
+      for (index_t i = 0; i < d.N; ++i) {
+        T* srow = scores + i * nkp;
+        for (index_t j = 0; j < d.Nk; ++j) {
+          const bool masked = (pad && pad[j]) || (mask.causal && j > i);
+          srow[j] = masked ? ninf : srow[j] * scale;
+        }
+        for (index_t j = d.Nk; j < nkp; ++j) srow[j] = ninf;  // padding: weight exactly 0
+        detail::softmax_padded_row(nkp, srow);
+        std::copy(srow, srow + d.Nk, pi + i * d.Nk);
+      }
+      // O (N, Dv) = P v
+      detail::combine_rows(d.N, d.Nk, pi, d.Nk, 1, vi, vs.row, d.Dv, out + b * os.b + h * os.h,
+                           os.row);
+    }
+  });
+}
+
+/// Gradients of attention_forward: dq (B, H, N, Dh), dk (B, H, Nk, Dh), dv (B, H, Nk, Dv), each
+/// written once (not accumulated), from dout (B, H, N, Dv) and the saved probabilities.
+template <floating T>
+void attention_backward(const AttentionDims& d, T scale, const T* dout, HeadStrides dos, const T* q,
+                        HeadStrides qs, const T* k, HeadStrides ks, const T* v, HeadStrides vs,
+                        const T* probs, T* dq, HeadStrides dqs, T* dk, HeadStrides dks, T* dv,
+                        HeadStrides dvs) {
+  if (d.B == 0 || d.H == 0) return;
+  const index_t nkp = detail::padded_keys<T>(d.Nk);
+  const index_t grain = std::max<index_t>(1, 4096 / std::max<index_t>(1, d.N * d.Nk * d.Dh));
+  parallel_for(0, d.B * d.H, grain, [&](index_t lo, index_t hi) {
+    auto& scratch =
+        detail::attention_scratch<T>(static_cast<std::size_t>(d.Dv * nkp + d.N * nkp + d.N * d.Nk));
+    T* vt = scratch.data();   // (Dv, nkp): v^T of this item
+    T* dp = vt + d.Dv * nkp;  // (N, nkp): dP = dO v^T
+    T* ds = dp + d.N * nkp;   // (N, Nk): dS
+    for (index_t item = lo; item < hi; ++item) {
+      const index_t b = item / d.H, h = item % d.H;
+      const T* qi = q + b * qs.b + h * qs.h;
+      const T* ki = k + b * ks.b + h * ks.h;
+      const T* vi = v + b * vs.b + h * vs.h;
+      const T* gi = dout + b * dos.b + h * dos.h;
+      const T* pi = probs + item * d.N * d.Nk;
+      detail::transpose_padded(d.Nk, d.Dv, vi, vs.row, vt, nkp);
+      detail::combine_rows(d.N, d.Dv, gi, dos.row, 1, vt, nkp, nkp, dp, nkp);
+      for (index_t i = 0; i < d.N; ++i) {
+        const T* p = pi + i * d.Nk;
+        const T* dpr = dp + i * nkp;
+        T dot = 0;
+        for (index_t j = 0; j < d.Nk; ++j) dot += p[j] * dpr[j];
+        T* s = ds + i * d.Nk;
+        for (index_t j = 0; j < d.Nk; ++j) s[j] = p[j] * (dpr[j] - dot) * scale;
+      }
+      // dQ (N, Dh) = dS k;  dK (Nk, Dh) = dS^T q;  dV (Nk, Dv) = P^T dO
+      detail::combine_rows(d.N, d.Nk, ds, d.Nk, 1, ki, ks.row, d.Dh, dq + b * dqs.b + h * dqs.h,
+                           dqs.row);
+      detail::combine_rows(d.Nk, d.N, ds, 1, d.Nk, qi, qs.row, d.Dh, dk + b * dks.b + h * dks.h,
+                           dks.row);
+      detail::combine_rows(d.Nk, d.N, pi, 1, d.Nk, gi, dos.row, d.Dv, dv + b * dvs.b + h * dvs.h,
+                           dvs.row);
+    }
+  });
+}
+
+}  // namespace pretext::cpu
