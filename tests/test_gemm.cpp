@@ -191,6 +191,8 @@ TEST_CASE_TEMPLATE("gemm gives the same result on 1 and 2 threads", T, float, do
         run_case<T>({ta, tb, 130, 150, 120, 1.0, 0.5, Activation::relu, true});
         run_case<T>({ta, tb, 20, 300, 130});  // wide: the threads split N
         run_case<T>({ta, tb, 300, 20, 130});  // tall: the threads split M
+        // Tall with several N and K blocks: the threads pack B together, block by block.
+        run_case<T>({ta, tb, 100, 1000, 900, 1.0, 0.5, Activation::gelu, true});
       }
   }
 }

@@ -33,9 +33,12 @@ class GemmBuffers {
   ~GemmBuffers() {
     release(a_, a_n_);
     release(b_, b_n_);
+    release(s_, s_n_);
   }
   T* a(std::size_t n) { return grow(a_, a_n_, n); }
   T* b(std::size_t n) { return grow(b_, b_n_, n); }
+  /// All of op(B) packed by the threads together, owned by the calling thread.
+  T* shared_b(std::size_t n) { return grow(s_, s_n_, n); }
 
  private:
   static void release(T* p, std::size_t n) {
@@ -53,7 +56,8 @@ class GemmBuffers {
   }
   T* a_ = nullptr;
   T* b_ = nullptr;
-  std::size_t a_n_ = 0, b_n_ = 0;
+  T* s_ = nullptr;
+  std::size_t a_n_ = 0, b_n_ = 0, s_n_ = 0;
 };
 
 template <class T>
@@ -95,19 +99,49 @@ void scale_rows(index_t M, index_t N, T beta, T* C, index_t ldc, const T* bias, 
   }
 }
 
+/// op(B) (K, N) packed ahead of the multiply, whole, in the layout gemm_serial walks: N blocks
+/// of nc_len columns one after another, each holding its K blocks in order, each of those its
+/// (kc, NR) panels. The block at (pc, jc) starts at K jc + pc ceil(nc / NR) NR.
+template <class T>
+std::size_t packed_b_size(index_t N, index_t K) {
+  constexpr index_t NR = GemmBlocking<T>::NR;
+  return static_cast<std::size_t>(K * ceil_div(N, NR) * NR);
+}
+
+/// Packs op(B) (K, N) into dst (packed_b_size elements), its NR-wide panels shared out among
+/// the threads.
+template <class T>
+void prepack_b(Trans tb, index_t N, index_t K, const T* B, index_t ldb, T* dst) {
+  using G = GemmBlocking<T>;
+  constexpr index_t NR = G::NR;
+  const index_t kc_len = balanced_block(K, G::KC, 1);
+  const index_t nc_len = balanced_block(N, G::NC_max, NR);
+  parallel_for(0, ceil_div(N, NR), 1, [&](index_t lo, index_t hi) {
+    for (index_t p = lo; p < hi; ++p) {
+      const index_t j = p * NR, jc = j / nc_len * nc_len, nr = std::min(NR, N - j);
+      const index_t ncp = ceil_div(std::min(nc_len, N - jc), NR) * NR;
+      for (index_t pc = 0; pc < K; pc += kc_len) {
+        const index_t kc = std::min(kc_len, K - pc);
+        const T* src = tb == Trans::no ? B + pc * ldb + j : B + j * ldb + pc;
+        pack_b(tb, src, ldb, kc, nr, dst + K * jc + pc * ncp + (j - jc) * kc);
+      }
+    }
+  });
+}
+
 /// One thread's packed GEMM over all of C (M, N); operands as in gemm(), bias already offset to
-/// C's first column.
+/// C's first column. With packed_b (prepack_b's layout for this N and K), B is not read.
 template <class T, class Act>
 void gemm_serial(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, const T* A,
                  index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc, const T* bias,
-                 const Act& act) {
+                 const Act& act, const T* packed_b = nullptr) {
   using G = GemmBlocking<T>;
   constexpr index_t MR = G::MR, NR = G::NR;
   const index_t kc_len = balanced_block(K, G::KC, 1);
   const index_t nc_len = balanced_block(N, G::NC_max, NR);
   auto& buffers = gemm_buffers<T>();
   T* abuf = buffers.a(static_cast<std::size_t>(MR * G::KS));
-  T* bbuf = buffers.b(static_cast<std::size_t>(nc_len * kc_len));
+  T* bbuf = packed_b ? nullptr : buffers.b(static_cast<std::size_t>(nc_len * kc_len));
   auto a_at = [&](index_t i, index_t k) {
     return ta == Trans::no ? A + i * lda + k : A + k * lda + i;
   };
@@ -119,7 +153,11 @@ void gemm_serial(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
     const index_t nc = std::min(nc_len, N - jc);
     for (index_t pc = 0; pc < K; pc += kc_len) {
       const index_t kc = std::min(kc_len, K - pc);
-      pack_b(tb, b_at(pc, jc), ldb, kc, nc, bbuf);
+      const T* bblock = bbuf;
+      if (packed_b)
+        bblock = packed_b + K * jc + pc * ceil_div(nc, NR) * NR;
+      else
+        pack_b(tb, b_at(pc, jc), ldb, kc, nc, bbuf);
       const bool last = pc + kc == K;
       // Later K blocks accumulate into C; only the last one adds the bias and activates.
       const T beta_k = pc == 0 ? beta : T(1);
@@ -129,7 +167,7 @@ void gemm_serial(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
         T* c_row = C + ir * ldc + jc;
         for (index_t jr = 0; jr < nc; jr += NR) {
           const index_t nr = std::min(NR, nc - jr);
-          const T* bp = bbuf + jr * kc;  // panel jr / NR, (kc, NR) each
+          const T* bp = bblock + jr * kc;  // panel jr / NR, (kc, NR) each
           if (last) {
             const TileStore<T> st{alpha, beta_k, bias ? bias + jc + jr : nullptr};
             compute_tile(kc, abuf, bp, c_row + jr, ldc, mr, nr, st, act);
@@ -144,8 +182,8 @@ void gemm_serial(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
 }
 
 /// Threads along M and N (tm x tn == nt) for the cheapest per-thread share: its multiply-adds
-/// plus its packing (each thread packs the A rows and B columns it uses, so splitting M repacks
-/// B in every thread and splitting N repacks A).
+/// plus its packing. Each thread packs the A rows it uses, so splitting N repacks A in every
+/// thread; when only M is split the threads pack B once together (prepack_b) and share it.
 template <class T>
 std::pair<int, int> thread_grid(index_t M, index_t N, index_t K, int nt) {
   using G = GemmBlocking<T>;
@@ -158,7 +196,8 @@ std::pair<int, int> thread_grid(index_t M, index_t N, index_t K, int nt) {
     if (m_tiles < tm || n_tiles < tn) continue;  // some thread would get no tile
     const index_t m = ceil_div(m_tiles, tm) * G::MR, n = ceil_div(n_tiles, tn) * G::NR;
     // A packed element costs about as much as 16 multiply-adds (a vector FMA does 2 W of them).
-    const double pack = static_cast<double>(m * K * ceil_div(n, G::NC_max) + n * K);
+    const double pack =
+        static_cast<double>(m * K * ceil_div(n, G::NC_max) + (tn == 1 ? n * K / nt : n * K));
     const double cost =
         static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(K) + 16.0 * pack;
     if (best_cost < 0 || cost < best_cost) best_cost = cost, best = {tm, tn};
@@ -179,11 +218,26 @@ void gemm_parallel(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha,
   const auto grid = thread_grid<T>(M, N, K, nt);
   const int tm = grid.first,
             tn = grid.second;  // not a structured binding: clang 14 cannot capture those
-  if (tm * tn == 1) {
+  if (tm * tn == 1 || pretext::detail::in_parallel_region) {  // nested calls run serially
     gemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, act);
     return;
   }
   const index_t mt = ceil_div(M, G::MR), ntiles = ceil_div(N, G::NR);
+  if (tn == 1) {
+    // Rows split only: every thread needs all of op(B), so pack it once, together, then let
+    // each thread multiply its rows by the shared copy.
+    T* packed = gemm_buffers<T>().shared_b(packed_b_size<T>(N, K));
+    prepack_b(tb, N, K, B, ldb, packed);
+    parallel_region(tm, [&](int tid, int nth) {
+      const index_t r0 = std::min(M, mt * tid / nth * G::MR),
+                    r1 = std::min(M, mt * (tid + 1) / nth * G::MR);
+      if (r0 >= r1) return;
+      const T* a = ta == Trans::no ? A + r0 * lda : A + r0;
+      gemm_serial(ta, tb, r1 - r0, N, K, alpha, a, lda, B, ldb, beta, C + r0 * ldc, ldc, bias, act,
+                  static_cast<const T*>(packed));
+    });
+    return;
+  }
   parallel_region(tm * tn, [&](int tid, int nth) {
     if (nth != tm * tn) {  // nested call: one thread does all of it
       gemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, act);
