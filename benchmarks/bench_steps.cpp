@@ -31,8 +31,6 @@
 #include <thread>
 #include <vector>
 
-#include <immintrin.h>
-
 #include "bench_common.hpp"
 
 using namespace pretext;
@@ -230,44 +228,15 @@ BENCHMARK(BM_step_mlm)->Iterations(25)->Unit(benchmark::kMillisecond)->UseRealTi
 /// 12 independent chains of FMAs per thread (enough to cover FMA latency x 2 pipes), as wide
 /// as the build's widest registers: a Xeon with two 512-bit FMA units has twice the peak that
 /// 256-bit FMAs reach, a Zen 4 (512-bit FMAs split in two) the same either way.
-#if defined(__AVX512F__)
-constexpr int peak_lanes = 16;
-using PeakVec = __m512;
-inline PeakVec peak_set1(float v) {
-  return _mm512_set1_ps(v);
-}
-inline PeakVec peak_fma(PeakVec a, PeakVec b, PeakVec c) {
-  return _mm512_fmadd_ps(a, b, c);
-}
-inline float peak_sum(PeakVec v) {
-  return _mm512_reduce_add_ps(v);
-}
-#else
-constexpr int peak_lanes = 8;
-using PeakVec = __m256;
-inline PeakVec peak_set1(float v) {
-  return _mm256_set1_ps(v);
-}
-inline PeakVec peak_fma(PeakVec a, PeakVec b, PeakVec c) {
-  return _mm256_fmadd_ps(a, b, c);
-}
-inline float peak_sum(PeakVec v) {
-  float out[8];
-  _mm256_storeu_ps(out, v);
-  float s = 0;
-  for (float x : out) s += x;
-  return s;
-}
-#endif
-
 float fma_chains(long iters) {
-  PeakVec acc[12];
-  for (int i = 0; i < 12; ++i) acc[i] = peak_set1(static_cast<float>(i));
-  const PeakVec a = peak_set1(0.999999f), b = peak_set1(1e-7f);
+  using V = simd::batch<float>;
+  V acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = V(static_cast<float>(i));
+  const V a(0.999999f), b(1e-7f);
   for (long it = 0; it < iters; ++it)
-    for (auto& c : acc) c = peak_fma(c, a, b);
+    for (auto& c : acc) c = simd::fmadd<float>(c, a, b);
   float s = 0;
-  for (auto& c : acc) s += peak_sum(c);
+  for (auto& c : acc) s += simd::reduce_add(c);
   return s;
 }
 
@@ -283,7 +252,7 @@ void BM_fp32_peak(benchmark::State& state) {
     benchmark::DoNotOptimize(sink.data());
   }
   state.counters["GFLOP_per_s"] = benchmark::Counter(
-      2.0 * peak_lanes * 12 * iters * threads * static_cast<double>(state.iterations()),
+      2.0 * simd::width<float> * 12 * iters * threads * static_cast<double>(state.iterations()),
       benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
   state.counters["threads"] = threads;
 }

@@ -9,17 +9,16 @@
 #pragma once
 
 #include "pretext/autograd/ops_linalg.hpp"
-#include "pretext/backend/cpu/attention.hpp"
 #include "pretext/autograd/ops_pointwise.hpp"
 #include "pretext/autograd/ops_rowwise.hpp"
 #include "pretext/autograd/ops_view.hpp"
+#include "pretext/backend/cpu/attention.hpp"
 #include "pretext/nn/init.hpp"
 #include "pretext/nn/linear.hpp"
 #include "pretext/nn/module.hpp"
 
 #include <cmath>
 #include <cstdint>
-#include <limits>
 
 namespace pretext {
 
@@ -117,7 +116,7 @@ Var<T, 3> packed_self_attention(const Var<T, 2>& qkv, index_t B, index_t N, inde
   const T s = static_cast<T>(1.0 / std::sqrt(static_cast<double>(Dh)));
   Tensor<std::uint8_t, 2> pad;
   const auto masking = attention_masking(mask, B, N, pad);
-  const Tensor<T, 2> x = qkv.data().is_contiguous() ? qkv.data() : qkv.data().contiguous();
+  const Tensor<T, 2> x = qkv.data().contiguous();  // itself when already contiguous
   const cpu::HeadStrides in{N * 3 * E, Dh, 3 * E}, merged{N * E, Dh, E};
   Tensor<T, 3> out(Shape<3>{B, N, E});
   Tensor<T, 4> probs(Shape<4>{B, H, N, N});
@@ -128,7 +127,7 @@ Var<T, 3> packed_self_attention(const Var<T, 2>& qkv, index_t B, index_t N, inde
       "self_attention", std::move(out),
       [=](const Tensor<T, 3>& g, const auto&) {
         const auto& xx = sx.get("self_attention");
-        const Tensor<T, 3> gd = g.is_contiguous() ? g : g.contiguous();
+        const Tensor<T, 3> gd = g.contiguous();
         Tensor<T, 2> dx(xx.shape());
         cpu::attention_backward(dims, s, gd.data(), merged, xx.data(), in, xx.data() + E, in,
                                 xx.data() + 2 * E, in, sp.get("self_attention").data(), dx.data(),

@@ -22,6 +22,7 @@
 #include <limits>
 #include <vector>
 
+#include "pretext/backend/cpu/rowwise.hpp"
 #include "pretext/backend/cpu/simd.hpp"
 #include "pretext/backend/cpu/threading.hpp"
 #include "pretext/core/dtype.hpp"
@@ -47,10 +48,10 @@ struct AttentionMasking {
 
 namespace detail {
 
-/// A product written as sums of scaled rows, the one attention needs in every direction:
-///   out[t * ot + (0, width)] = sum over r < rows of coef[t * ct + r * cs] * src[r * rs + (0,
-///   width)]
-/// for outputs t < outs. Two outputs at a time share each src load, and up to four vectors per
+/// A product written as sums of scaled rows, the one attention needs in every direction: for
+/// outputs t < outs and columns c < width,
+///   out[t * ot + c] = sum over r < rows of coef[t * ct + r * cs] * src[r * rs + c]. Two outputs at
+///   a time share each src load, and up to four vectors per
 /// output stay in registers across the rows (eight independent FMA chains).
 template <class T>
 void combine_rows(index_t outs, index_t rows, const T* coef, index_t ct, index_t cs, const T* src,
@@ -69,7 +70,7 @@ void combine_rows(index_t outs, index_t rows, const T* coef, index_t ct, index_t
       for (index_t u = 0; u < U; ++u) x[u] = V::load_unaligned(sr + u * W);
       for (index_t o = 0; o < P; ++o) {
         const V a(cf[o * ct + r * cs]);
-        for (index_t u = 0; u < U; ++u) acc[o][u] = xsimd::fma(a, x[u], acc[o][u]);
+        for (index_t u = 0; u < U; ++u) acc[o][u] = simd::fmadd<T>(a, x[u], acc[o][u]);
       }
     }
     for (index_t o = 0; o < P; ++o)
@@ -107,25 +108,6 @@ template <class T>
 index_t padded_keys(index_t nk) {
   constexpr index_t W = static_cast<index_t>(simd::width<T>);
   return (nk + W - 1) / W * W;
-}
-
-/// s[0, n) = softmax(s) in place, n a whole number of vectors; max-subtracted, so -inf entries
-/// get exactly 0 and a row of only -inf gives NaN.
-template <class T>
-void softmax_padded_row(index_t n, T* s) {
-  using V = simd::batch<T>;
-  constexpr index_t W = static_cast<index_t>(simd::width<T>);
-  V vm(-std::numeric_limits<T>::infinity());
-  for (index_t j = 0; j < n; j += W) vm = xsimd::max(vm, V::load_unaligned(s + j));
-  const V m(simd::reduce_max(vm));
-  V sum(T(0));
-  for (index_t j = 0; j < n; j += W) {
-    const V e = xsimd::exp(V::load_unaligned(s + j) - m);
-    e.store_unaligned(s + j);
-    sum += e;
-  }
-  const V inv(T(1) / simd::reduce_add(sum));
-  for (index_t j = 0; j < n; j += W) (V::load_unaligned(s + j) * inv).store_unaligned(s + j);
 }
 
 /// Per-thread scratch, grown on demand and kept (steady-state calls allocate nothing).
@@ -168,9 +150,7 @@ void attention_forward(const AttentionDims& d, T scale, const AttentionMasking& 
           const bool masked = (pad && pad[j]) || (mask.causal && j > i);
           srow[j] = masked ? ninf : srow[j] * scale;
         }
-        for (index_t j = d.Nk; j < nkp; ++j) srow[j] = ninf;  // padding: weight exactly 0
-        detail::softmax_padded_row(nkp, srow);
-        std::copy(srow, srow + d.Nk, pi + i * d.Nk);
+        softmax_rows(srow, pi + i * d.Nk, 1, d.Nk);  // one row: runs in this task
       }
       // O (N, Dv) = P v
       detail::combine_rows(d.N, d.Nk, pi, d.Nk, 1, vi, vs.row, d.Dv, out + b * os.b + h * os.h,

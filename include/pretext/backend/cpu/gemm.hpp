@@ -101,11 +101,18 @@ void scale_rows(index_t M, index_t N, T beta, T* C, index_t ldc, const T* bias, 
 
 /// op(B) (K, N) packed ahead of the multiply, whole, in the layout gemm_serial walks: N blocks
 /// of nc_len columns one after another, each holding its K blocks in order, each of those its
-/// (kc, NR) panels. The block at (pc, jc) starts at K jc + pc ceil(nc / NR) NR.
+/// (kc, NR) panels.
 template <class T>
 std::size_t packed_b_size(index_t N, index_t K) {
   constexpr index_t NR = GemmBlocking<T>::NR;
   return static_cast<std::size_t>(K * ceil_div(N, NR) * NR);
+}
+
+/// Offset of the (kc, nc) block at (pc, jc) in that layout.
+template <class T>
+index_t packed_b_block(index_t K, index_t pc, index_t jc, index_t nc) {
+  constexpr index_t NR = GemmBlocking<T>::NR;
+  return K * jc + pc * ceil_div(nc, NR) * NR;
 }
 
 /// Packs op(B) (K, N) into dst (packed_b_size elements), its NR-wide panels shared out among
@@ -119,11 +126,11 @@ void prepack_b(Trans tb, index_t N, index_t K, const T* B, index_t ldb, T* dst) 
   parallel_for(0, ceil_div(N, NR), 1, [&](index_t lo, index_t hi) {
     for (index_t p = lo; p < hi; ++p) {
       const index_t j = p * NR, jc = j / nc_len * nc_len, nr = std::min(NR, N - j);
-      const index_t ncp = ceil_div(std::min(nc_len, N - jc), NR) * NR;
+      const index_t nc = std::min(nc_len, N - jc);
       for (index_t pc = 0; pc < K; pc += kc_len) {
         const index_t kc = std::min(kc_len, K - pc);
         const T* src = tb == Trans::no ? B + pc * ldb + j : B + j * ldb + pc;
-        pack_b(tb, src, ldb, kc, nr, dst + K * jc + pc * ncp + (j - jc) * kc);
+        pack_b(tb, src, ldb, kc, nr, dst + packed_b_block<T>(K, pc, jc, nc) + (j - jc) * kc);
       }
     }
   });
@@ -155,7 +162,7 @@ void gemm_serial(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha, c
       const index_t kc = std::min(kc_len, K - pc);
       const T* bblock = bbuf;
       if (packed_b)
-        bblock = packed_b + K * jc + pc * ceil_div(nc, NR) * NR;
+        bblock = packed_b + packed_b_block<T>(K, pc, jc, nc);
       else
         pack_b(tb, b_at(pc, jc), ldb, kc, nc, bbuf);
       const bool last = pc + kc == K;
@@ -234,15 +241,11 @@ void gemm_parallel(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha,
       if (r0 >= r1) return;
       const T* a = ta == Trans::no ? A + r0 * lda : A + r0;
       gemm_serial(ta, tb, r1 - r0, N, K, alpha, a, lda, B, ldb, beta, C + r0 * ldc, ldc, bias, act,
-                  static_cast<const T*>(packed));
+                  packed);
     });
     return;
   }
-  parallel_region(tm * tn, [&](int tid, int nth) {
-    if (nth != tm * tn) {  // nested call: one thread does all of it
-      gemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, act);
-      return;
-    }
+  parallel_region(tm * tn, [&](int tid, int) {  // not nested (above): tm * tn tasks
     const index_t ti = tid / tn, tj = tid % tn;
     const index_t r0 = std::min(M, mt * ti / tm * G::MR),
                   r1 = std::min(M, mt * (ti + 1) / tm * G::MR);

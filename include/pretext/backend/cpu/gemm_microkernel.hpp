@@ -19,25 +19,6 @@ struct TileStore {
   const T* bias;
 };
 
-/// a * b + c in one rounding. xsimd 8.1 has no AVX-512 fma kernel and falls back to a * b + c,
-/// which GCC contracts but clang (-ffp-contract=on) does not: half the throughput.
-template <class T>
-PRETEXT_ALWAYS_INLINE simd::batch<T> fmadd(const simd::batch<T>& a, const simd::batch<T>& b,
-                                           const simd::batch<T>& c) {
-#if defined(__AVX512F__)
-  if constexpr (std::is_base_of_v<xsimd::avx512f, simd::arch>) {
-    if constexpr (std::is_same_v<T, float>)
-      return _mm512_fmadd_ps(a, b, c);
-    else
-      return _mm512_fmadd_pd(a, b, c);
-  } else {
-    return xsimd::fma(a, b, c);
-  }
-#else
-  return xsimd::fma(a, b, c);
-#endif
-}
-
 /// c[0..n) = act(alpha * acc[0..n) + beta * c + bias), n <= NR; acc is a row of a spilled tile.
 /// Vector body, scalar tail: used for edge tiles and by the K == 0 path.
 template <class T, class Act>
@@ -107,7 +88,7 @@ void microkernel(index_t kc, const T* PRETEXT_RESTRICT a, const T* PRETEXT_RESTR
     for (int i = 0; i < MR; ++i) {
       const V ai(a[i * KS + k]);
 #pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) acc[i][j] = fmadd<T>(ai, bv[j], acc[i][j]);
+      for (int j = 0; j < NV; ++j) acc[i][j] = simd::fmadd<T>(ai, bv[j], acc[i][j]);
     }
     b += NR;
   }
@@ -135,7 +116,7 @@ void microkernel(index_t kc, const T* PRETEXT_RESTRICT a, const T* PRETEXT_RESTR
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) {
         T* p = c + i * ldc + j * W;
-        V v = fmadd<T>(valpha, acc[i][j], vbeta * V::load_unaligned(p));
+        V v = simd::fmadd<T>(valpha, acc[i][j], vbeta * V::load_unaligned(p));
         if (st.bias) v += V::load_unaligned(st.bias + j * W);
         v.store_unaligned(p);
       }
