@@ -110,8 +110,12 @@ void reduce_axis(const T* x, T* out, index_t O, index_t N, index_t I) {
                  });
     return;
   }
-  // Split the (O, I) outputs into (row, column-block) tasks so small O still uses all threads.
-  const index_t cblock = std::max<index_t>(W, std::min<index_t>(I, 1024));
+  // Split the (O, I) outputs into (row, column-block) tasks so small O still uses all threads:
+  // a bias gradient (O = 1, N rows, I columns) gets one column block per thread. Each column
+  // is still summed over N in order, so the result does not depend on the thread count.
+  const index_t per_row = std::max<index_t>(1, (index_t{num_threads()} + O - 1) / O);
+  const index_t share = (I + per_row - 1) / per_row;
+  const index_t cblock = std::max<index_t>(W, std::min<index_t>(1024, (share + W - 1) / W * W));
   const index_t nblk = (I + cblock - 1) / cblock;
   parallel_for(0, O * nblk, std::max<index_t>(1, (1 << 14) / std::max<index_t>(N * cblock, 1)),
                [&](index_t lo, index_t hi) {
