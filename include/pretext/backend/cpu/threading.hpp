@@ -4,8 +4,9 @@
 // set_num_threads(n) sizes it to n - 1 workers plus the calling thread. A kernel splits its work
 // with parallel_for; calls made from inside a parallel region, or from a second user thread while
 // the pool is busy, run serially in their caller, so kernels never stack threads on top of each
-// other and the process never has more than n compute threads. Workers spin briefly after a job
-// (the next kernel usually follows within microseconds) and then sleep on a condition variable.
+// other and the process never has more than n compute threads. Workers spin for up to a
+// millisecond after a job (in a training step the next kernel usually follows within tens of
+// microseconds) and then sleep on a condition variable.
 // Dispatch allocates nothing: the job is passed by reference.
 #pragma once
 
