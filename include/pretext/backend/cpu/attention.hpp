@@ -22,7 +22,6 @@
 #include <limits>
 #include <vector>
 
-#include "pretext/backend/cpu/rowwise.hpp"
 #include "pretext/backend/cpu/simd.hpp"
 #include "pretext/backend/cpu/threading.hpp"
 #include "pretext/core/dtype.hpp"
@@ -113,27 +112,31 @@ void zero_padding(T* dst, index_t n) {
   std::fill(dst, dst + n, T(0));
 }
 
-/// probs (N, Nk) = softmax of scale * scores (N, nkp) along each row, keys j > i masked when
-/// causal: the path without a padding mask, whole vectors and no tail handling (the padded
-/// lanes hold finite values and are masked like causal ones). Overwrites scores.
+/// probs (N, Nk) = softmax along each row of scores (N, nkp) times scale, with keys j > i
+/// masked when causal and keys with pad[j] != 0 masked when pad is given (masked: weight 0).
+/// Whole vectors, no tail handling: the padded lanes j >= Nk hold finite values and are
+/// masked too. A row with no key left gives NaN (max -inf, exp(-inf + inf)). Overwrites scores.
 template <class T>
-void softmax_scores(T* scores, T* probs, index_t N, index_t Nk, index_t nkp, T scale, bool causal) {
+void softmax_scores(T* scores, T* probs, index_t N, index_t Nk, index_t nkp, T scale, bool causal,
+                    const std::uint8_t* pad) {
   using V = simd::batch<T>;
   constexpr index_t W = static_cast<index_t>(simd::width<T>);
+  constexpr T ninf = -std::numeric_limits<T>::infinity();
   alignas(64) T lane_index[W];
   for (index_t j = 0; j < W; ++j) lane_index[j] = static_cast<T>(j);
-  const V lanes = V::load_aligned(lane_index), vscale(scale),
-          ninf(-std::numeric_limits<T>::infinity());
+  const V lanes = V::load_aligned(lane_index), vscale(scale), vninf(ninf);
   for (index_t i = 0; i < N; ++i) {
     T* row = scores + i * nkp;
     const index_t limit = causal ? std::min(i + 1, Nk) : Nk;
-    V m = ninf;
-    for (index_t c = 0; c < nkp; c += W) {
-      const V s = xsimd::select(lanes < V(static_cast<T>(limit - c)),
-                                V::load_unaligned(row + c) * vscale, ninf);
-      s.store_unaligned(row + c);
-      m = xsimd::max(m, s);
-    }
+    for (index_t c = 0; c < nkp; c += W)
+      xsimd::select(lanes < V(static_cast<T>(limit - c)), V::load_unaligned(row + c) * vscale,
+                    vninf)
+          .store_unaligned(row + c);
+    if (pad)
+      for (index_t j = 0; j < Nk; ++j)
+        if (pad[j]) row[j] = ninf;
+    V m = vninf;
+    for (index_t c = 0; c < nkp; c += W) m = xsimd::max(m, V::load_unaligned(row + c));
     const V vmax(simd::reduce_max(m));
     V sum(T(0));
     for (index_t c = 0; c < nkp; c += W) {
@@ -170,7 +173,6 @@ void attention_forward(const AttentionDims& d, T scale, const AttentionMasking& 
                        T* out, HeadStrides os, T* probs) {
   if (d.B == 0 || d.H == 0 || d.N == 0) return;
   const index_t nkp = detail::padded_keys<T>(d.Nk);
-  const T ninf = -std::numeric_limits<T>::infinity();
   // Grain: enough items per task that waking a thread pays (MAE: 512 items of 5 x 5).
   const index_t grain = std::max<index_t>(1, 4096 / std::max<index_t>(1, d.N * d.Nk * d.Dh));
   parallel_for(0, d.B * d.H, grain, [&](index_t lo, index_t hi) {
@@ -188,18 +190,7 @@ void attention_forward(const AttentionDims& d, T scale, const AttentionMasking& 
       detail::transpose_into(d.Nk, d.Dh, ki, ks.row, kt, nkp);
       // S (N, nkp): row i = sum over features f of q[i, f] k^T[f, :]
       detail::combine_rows(d.N, d.Dh, qi, qs.row, 1, kt, nkp, nkp, scores, nkp);
-      if (!pad) {
-        detail::softmax_scores(scores, pi, d.N, d.Nk, nkp, scale, mask.causal);
-      } else {  // padded keys: a row may have no key left, and must come out NaN
-        for (index_t i = 0; i < d.N; ++i) {
-          T* srow = scores + i * nkp;
-          for (index_t j = 0; j < d.Nk; ++j) {
-            const bool masked = pad[j] || (mask.causal && j > i);
-            srow[j] = masked ? ninf : srow[j] * scale;
-          }
-          softmax_rows(srow, pi + i * d.Nk, 1, d.Nk);  // one row: runs in this task
-        }
-      }
+      detail::softmax_scores(scores, pi, d.N, d.Nk, nkp, scale, mask.causal, pad);
       // O (N, Dv) = P v
       detail::combine_rows(d.N, d.Nk, pi, d.Nk, 1, vi, vs.row, d.Dv, out + b * os.b + h * os.h,
                            os.row);

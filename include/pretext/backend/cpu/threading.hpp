@@ -141,7 +141,7 @@ class ThreadPool {
     for (;;) {
       // Spin for about a millisecond, then sleep. The MAE benchmark step dispatches about 250
       // parallel ops, 100 us apart on average; on the 2-vCPU VM we measure on, waking a
-      // sleeping worker costs 25-35 us per dispatch (under 1 us when it spins), and a 50 us
+      // sleeping worker costs 25-35 us per dispatch (1-5 us when it spins), and a 50 us
       // spin left the step 1.5% slower. (Intel's OpenMP spins 200 ms by default.)
       const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
       int spins = 0;
