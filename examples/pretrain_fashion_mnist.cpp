@@ -118,9 +118,11 @@ struct Curves : train::Callback {
 
 using Lin = nn::Linear<nn::dynamic, nn::dynamic, float>;
 using Mlp = nn::Sequential<Lin, nn::BatchNorm<nn::dynamic, float>, nn::ReLU, Lin>;
+/// Drawn last layer first, as make_encoder (the same weights from every compiler).
 Mlp mlp(index_t in, index_t hidden, index_t out, Generator& g) {
-  return Mlp(Lin(in, hidden, g), nn::BatchNorm<nn::dynamic, float>(hidden), {},
-             Lin(hidden, out, g));
+  Lin second(hidden, out, g);
+  Lin first(in, hidden, g);
+  return Mlp(std::move(first), nn::BatchNorm<nn::dynamic, float>(hidden), {}, std::move(second));
 }
 
 // ---- the denoising autoencoder: 7x7 patch tokens, some masked, the CNN encodes the image ----
@@ -226,14 +228,17 @@ Encoder pretrain_by_name(const Tensor<float, 2>& images, const Options& o, Curve
     return pretrain(m, images, o, curves);
   }
   if (o.objective == "byol") {
-    obj::BYOL m(std::move(enc), mlp(W, 256, 128, g), mlp(128, 256, 128, g));
+    Mlp predictor = mlp(128, 256, 128, g);  // drawn before the projector, as make_encoder
+    obj::BYOL m(std::move(enc), mlp(W, 256, 128, g), std::move(predictor));
     return pretrain(m, images, o, curves);
   }
   if (o.objective == "dae") {
     // Denoising: a quarter of the 7x7 patches zeroed, every pixel reconstructed (MSE).
+    Lin out(512, 784, g);  // drawn last layer first, as make_encoder
+    Lin hidden(W, 512, g);
     obj::Autoencoder dae(mod::ImagePatches<float>(1, 28, 28, 7), nn::Identity{},
                          DaeEncoder({}, std::move(enc)),
-                         DaeDecoder(Lin(W, 512, g), {}, Lin(512, 784, g), {}), nn::Identity{},
+                         DaeDecoder(std::move(hidden), {}, std::move(out), {}), nn::Identity{},
                          obj::MaskingNoise{.p = 0.25});
     data::UnlabeledTensorDataset<float, 2> ds(images);
     data::DataLoader loader(ds, {.batch_size = o.batch, .shuffle = true, .seed = 7});

@@ -80,7 +80,8 @@ Var<T, std::max(RA, RB)> binary(const Var<T, RA>& a, const Var<T, RB>& b) {
   if constexpr (K == Binary::minimum) out = pretext::minimum(x, y);
   // add and sub need no saved values; the others keep both operands.
   constexpr bool keeps = K != Binary::add && K != Binary::sub;
-  auto sa = save(keeps ? x : Tensor<T, RA>()), sb = save(keeps ? y : Tensor<T, RB>());
+  auto sa = save(keeps ? x : Tensor<T, RA>());
+  auto sb = save(keeps ? y : Tensor<T, RB>());
   const auto shape_a = x.shape();
   const auto shape_b = y.shape();
   return record(

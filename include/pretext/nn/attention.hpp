@@ -122,7 +122,8 @@ Var<T, 3> packed_self_attention(const Var<T, 2>& qkv, index_t B, index_t N, inde
   Tensor<T, 4> probs(Shape<4>{B, H, N, N});
   cpu::attention_forward(dims, s, masking, x.data(), in, x.data() + E, in, x.data() + 2 * E, in,
                          out.data(), merged, probs.data());
-  auto sx = autograd::detail::save(x), sp = autograd::detail::save(probs);
+  auto sx = autograd::detail::save(x);
+  auto sp = autograd::detail::save(probs);
   return autograd::detail::record(
       "self_attention", std::move(out),
       [=](const Tensor<T, 3>& g, const auto&) {

@@ -229,15 +229,17 @@ void gemm_parallel(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha,
     gemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, act);
     return;
   }
-  const index_t mt = ceil_div(M, G::MR), ntiles = ceil_div(N, G::NR);
+  // Rows are shared out evenly, not in whole MR-row tiles: a thread's last few rows run on the
+  // 4- or 7-row edge kernel, which costs about their share of a tile, whereas whole tiles leave
+  // one thread up to a tile behind (256 rows on 2 threads: 140 and 116 rows, now 128 each).
+  const index_t ntiles = ceil_div(N, G::NR);
   if (tn == 1) {
     // Rows split only: every thread needs all of op(B), so pack it once, together, then let
     // each thread multiply its rows by the shared copy.
     T* packed = gemm_buffers<T>().shared_b(packed_b_size<T>(N, K));
     prepack_b(tb, N, K, B, ldb, packed);
     parallel_region(tm, [&](int tid, int nth) {
-      const index_t r0 = std::min(M, mt * tid / nth * G::MR),
-                    r1 = std::min(M, mt * (tid + 1) / nth * G::MR);
+      const index_t r0 = M * tid / nth, r1 = M * (tid + 1) / nth;
       if (r0 >= r1) return;
       const T* a = ta == Trans::no ? A + r0 * lda : A + r0;
       gemm_serial(ta, tb, r1 - r0, N, K, alpha, a, lda, B, ldb, beta, C + r0 * ldc, ldc, bias, act,
@@ -247,8 +249,7 @@ void gemm_parallel(Trans ta, Trans tb, index_t M, index_t N, index_t K, T alpha,
   }
   parallel_region(tm * tn, [&](int tid, int) {  // not nested (above): tm * tn tasks
     const index_t ti = tid / tn, tj = tid % tn;
-    const index_t r0 = std::min(M, mt * ti / tm * G::MR),
-                  r1 = std::min(M, mt * (ti + 1) / tm * G::MR);
+    const index_t r0 = M * ti / tm, r1 = M * (ti + 1) / tm;
     const index_t c0 = std::min(N, ntiles * tj / tn * G::NR),
                   c1 = std::min(N, ntiles * (tj + 1) / tn * G::NR);
     if (r0 >= r1 || c0 >= c1) return;
