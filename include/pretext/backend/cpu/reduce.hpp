@@ -125,6 +125,20 @@ void reduce_axis(const T* x, T* out, index_t O, index_t N, index_t I) {
                    T* y = out + o * I;
                    const T* xo = x + o * N * I;
                    index_t c = c0;
+                   // Eight vectors of a row at a time: eight independent chains, and each row
+                   // read as 512 contiguous bytes rather than one cache line per pass over N.
+                   // (A bias gradient over (4096, 1024) with one vector per pass crossed every
+                   // page of the matrix once per 16 columns; 2.5% of the MLM step.)
+                   for (; c + 8 * W <= c1; c += 8 * W) {
+                     B acc[8];
+                     for (auto& a : acc) a = Red::template init<B>();
+                     for (index_t r = 0; r < N; ++r) {
+                       const T* xr = xo + r * I + c;
+                       for (index_t u = 0; u < 8; ++u)
+                         acc[u] = Red::combine(acc[u], simd::load(xr + u * W));
+                     }
+                     for (index_t u = 0; u < 8; ++u) simd::store(y + c + u * W, acc[u]);
+                   }
                    for (; c + W <= c1; c += W) {
                      B acc = Red::template init<B>();
                      for (index_t r = 0; r < N; ++r)
