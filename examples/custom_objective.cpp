@@ -56,10 +56,13 @@ auto make_encoder(Generator& g, index_t side = 28) {  // conv, pool, conv, pool,
   using C1 = nn::Conv2d<1, 8, T>;
   using C2 = nn::Conv2d<8, 16, T>;
   using Fc = nn::Linear<nn::dynamic, nn::dynamic, T>;
+  // Last layer first, in named statements: the same weights from every compiler.
+  Fc fc(16 * (side / 4) * (side / 4), 128, g);
+  C2 conv2(3, same, g);
+  C1 conv1(3, same, g);
   return nn::Sequential<C1, nn::ReLU, nn::MaxPool2d, C2, nn::ReLU, nn::MaxPool2d, nn::Flatten, Fc,
-                        nn::ReLU>(C1(3, same, g), {}, nn::MaxPool2d(2), C2(3, same, g), {},
-                                  nn::MaxPool2d(2), {}, Fc(16 * (side / 4) * (side / 4), 128, g),
-                                  {});
+                        nn::ReLU>(std::move(conv1), {}, nn::MaxPool2d(2), std::move(conv2), {},
+                                  nn::MaxPool2d(2), {}, std::move(fc), {});
 }
 
 int main(int argc, char** argv) {
@@ -68,8 +71,8 @@ int main(int argc, char** argv) {
   try {
     // 1. Gradients of the new objective against finite differences, in double, on 8x8 images.
     Generator g(0);
-    RotationPrediction check(make_encoder<double>(g, 8),
-                             nn::Linear<nn::dynamic, nn::dynamic, double>(128, 4, g));
+    nn::Linear<nn::dynamic, nn::dynamic, double> check_head(128, 4, g);  // head first (as g++)
+    RotationPrediction check(make_encoder<double>(g, 8), std::move(check_head));
     const auto small = uniform<double>({2, 64}, g, 0.0, 1.0);
     train::StepContext ctx;
     const auto report = gradcheck(
@@ -83,8 +86,8 @@ int main(int argc, char** argv) {
 
     // 2. Pre-train on the 60,000 training images without labels.
     const auto train = example::load(dir, "train"), test = example::load(dir, "t10k");
-    RotationPrediction rot(make_encoder<float>(g),
-                           nn::Linear<nn::dynamic, nn::dynamic, float>(128, 4, g));
+    nn::Linear<nn::dynamic, nn::dynamic, float> rot_head(128, 4, g);
+    RotationPrediction rot(make_encoder<float>(g), std::move(rot_head));
     data::UnlabeledTensorDataset<float, 2> ds(train.x);
     data::DataLoader loader(ds, {.batch_size = 64, .shuffle = true, .seed = 0});
     optim::AdamW<float> opt(rot.parameters(), {.lr = 2e-3, .weight_decay = 1e-4});

@@ -23,8 +23,14 @@ int main(int argc, char** argv) {
                                  nn::ReLU, nn::MaxPool2d, nn::Flatten, nn::Linear<3136, 128>,
                                  nn::ReLU, nn::Linear<128, 10>>;
     const nn::ConvOptions same{.padding = 1};
-    Model model(nn::Conv2d<1, 32>(3, same, g), {}, nn::MaxPool2d(2), nn::Conv2d<32, 64>(3, same, g),
-                {}, nn::MaxPool2d(2), {}, nn::Linear<3136, 128>(g), {}, nn::Linear<128, 10>(g));
+    // Layers drawn last to first in named statements (g++'s argument order, which the README's
+    // figure comes from), so that every compiler builds the same weights.
+    nn::Linear<128, 10> out(g);
+    nn::Linear<3136, 128> fc(g);
+    nn::Conv2d<32, 64> conv2(3, same, g);
+    nn::Conv2d<1, 32> conv1(3, same, g);
+    Model model(std::move(conv1), {}, nn::MaxPool2d(2), std::move(conv2), {}, nn::MaxPool2d(2), {},
+                std::move(fc), {}, std::move(out));
     const double acc = example::train_and_report(
         "fashion_mnist_cnn", model, train, test,
         {.epochs = epochs, .batch = 128, .lr = 2e-3, .weight_decay = 5e-4, .warmup = 200},
