@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// Layers, forward + backward, float, all threads: Linear with GELU and MultiHeadAttention.
+// Layers, forward + backward, float, all threads: Linear with GELU, MultiHeadAttention and
+// BatchNorm on feature maps (training mode).
 // benchmarks/layers_vs_torch.py runs the same shapes in PyTorch in the same invocation and prints
 // the ratios; the run names carry the shapes it reads.
 //
 //   BM_linear_gelu/M/K/N    x (M, K) -> gelu(x W^T + b) (M, N), then backward of its sum
 //   BM_mha/B/N/E/H          self-attention on x (B, N, E) with H heads, then backward of its sum
+//   BM_batch_norm/B/C/H/W   BatchNorm on x (B, C, H, W) with the batch's statistics, then
+//                           backward of the sum of its output times a fixed random tensor
 #include <benchmark/benchmark.h>
 
 #include <pretext/pretext.hpp>
@@ -49,6 +52,26 @@ void BM_mha(benchmark::State& state) {
 BENCHMARK(BM_mha)
     ->Args({128, 17, 128, 4})
     ->Args({32, 128, 256, 4})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+void BM_batch_norm(benchmark::State& state) {
+  const index_t B = state.range(0), C = state.range(1), H = state.range(2), W = state.range(3);
+  Generator g(0);
+  nn::BatchNorm<nn::dynamic> bn(C);
+  const Var<float, 4> x(normal<float>({B, C, H, W}, g), true);
+  // A random weighting: the gradient of a plain sum through batch statistics is zero.
+  const auto w = normal<float>({B, C, H, W}, g);
+  for (auto _ : state) {
+    auto y = bn(x);
+    sum(y * w).backward();
+    bn.zero_grad();
+    x.zero_grad();
+  }
+}
+BENCHMARK(BM_batch_norm)
+    ->Args({512, 32, 28, 28})
+    ->Args({512, 64, 14, 14})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -29,6 +29,15 @@ def torch_ms(kind, dims, threads, reps):
 
         def step():
             torch.nn.functional.gelu(lin(x)).sum().backward()
+    elif kind == "BM_batch_norm":
+        b, c, h, w = dims
+        bn = torch.nn.BatchNorm2d(c)
+        x = torch.randn(b, c, h, w, requires_grad=True)
+        weight = torch.randn(b, c, h, w)
+        params = [x] + list(bn.parameters())
+
+        def step():
+            (bn(x) * weight).sum().backward()
     else:
         b, n, e, h = dims
         mha = torch.nn.MultiheadAttention(e, h, batch_first=True)
@@ -76,7 +85,8 @@ def main():
         kind, dims = parts[0], [int(p) for p in parts[1:] if p.isdigit()]
         ours = b["real_time"]  # milliseconds (the benchmark's unit)
         theirs = torch_ms(kind, dims, args.threads, args.reps)
-        name = "Linear+GELU" if kind == "BM_linear_gelu" else "MultiHeadAttention"
+        name = {"BM_linear_gelu": "Linear+GELU", "BM_batch_norm": "BatchNorm2d (train)"}.get(
+            kind, "MultiHeadAttention")
         shape = "x".join(str(d) for d in dims)
         print(f"| {name} | {shape} | {ours:.2f} | {theirs:.2f} | {theirs / ours:.2f} |")
 

@@ -138,6 +138,47 @@ TEST_CASE("state dict round trip through safetensors, strict errors") {
   std::remove(path.c_str());
 }
 
+TEST_CASE("batch_norm on feature maps: gradients with batch or given statistics, bad shapes") {
+  // Batch statistics without affine: the gradient flows through the mean and the variance.
+  PRETEXT_CHECK_GRADIENTS(
+      [](const V4& x) {
+        const auto [m, v] = batch_norm_moments(x.data());
+        return batch_norm(x, m, v, nullptr, nullptr, 1e-5, true);
+      },
+      std::tuple{leaf({3, 2, 2, 3})});
+  // Batch statistics, a scale and no shift.
+  PRETEXT_CHECK_GRADIENTS(
+      [](const V3& x, const V1& w) {
+        const auto [m, v] = batch_norm_moments(x.data());
+        return batch_norm(x, m, v, &w, nullptr, 1e-5, true);
+      },
+      std::tuple{leaf({4, 3, 5}), leaf({3})});
+  // Given statistics (evaluation): dx, dgamma and dbeta.
+  const auto stats = leaf({3}).data();
+  Tensor<double, 1> var(Shape<1>{3});
+  for (index_t c = 0; c < 3; ++c) var(c) = 0.5 + c;
+  PRETEXT_CHECK_GRADIENTS(
+      [&](const V4& x, const V1& w, const V1& b) {
+        return batch_norm(x, stats, var, &w, &b, 1e-5, false);
+      },
+      std::tuple{leaf({2, 3, 2, 2}), leaf({3}), leaf({3})});
+  // Moments match a plain two-pass computation; the wrong number of channels names both shapes.
+  const auto x = leaf({5, 3, 7}).data();
+  const auto [m, v] = batch_norm_moments(x);
+  for (index_t c = 0; c < 3; ++c) {
+    double s = 0, q = 0;
+    for (index_t b = 0; b < 5; ++b)
+      for (index_t l = 0; l < 7; ++l) s += x(b, c, l);
+    for (index_t b = 0; b < 5; ++b)
+      for (index_t l = 0; l < 7; ++l) q += (x(b, c, l) - s / 35) * (x(b, c, l) - s / 35);
+    CHECK(m(c) == doctest::Approx(s / 35).epsilon(1e-12));
+    CHECK(v(c) == doctest::Approx(q / 35).epsilon(1e-12));
+  }
+  CHECK_THROWS_WITH_AS(
+      batch_norm(V3(x), var, Tensor<double, 1>(Shape<1>{4}), nullptr, nullptr, 1e-5, false),
+      doctest::Contains("var has shape [4] but x has shape [5, 3, 7]"), shape_error);
+}
+
 TEST_CASE("batch norm: running statistics, eval uses them") {
   nn::BatchNorm<3, double> bn(3, 1e-5, 0.5);
   const auto x = leaf({8, 3, 5});

@@ -7,6 +7,7 @@
 #include "pretext/autograd/gradcheck.hpp"
 #include "pretext/autograd/losses.hpp"
 #include "pretext/autograd/node.hpp"
+#include "pretext/autograd/ops_batch_norm.hpp"
 #include "pretext/autograd/ops_conv.hpp"
 #include "pretext/autograd/ops_index.hpp"
 #include "pretext/autograd/ops_linalg.hpp"

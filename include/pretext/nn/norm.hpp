@@ -10,6 +10,7 @@
 #pragma once
 
 #include "pretext/autograd/grad_mode.hpp"
+#include "pretext/autograd/ops_batch_norm.hpp"
 #include "pretext/autograd/ops_pointwise.hpp"
 #include "pretext/autograd/ops_reduce.hpp"
 #include "pretext/autograd/ops_rowwise.hpp"
@@ -137,40 +138,46 @@ class BatchNorm : public Module<BatchNorm<C, T>> {
   template <int R>
   Var<T, R> operator()(const Var<T, R>& x) const requires(R >= 2) {
     detail::check_features("BatchNorm", x, 1, c_);
-    // Channels last as rows of a matrix: (M, C) with M = B * L or B * H * W.
-    std::array<int, R> order{}, inverse{};
-    order[0] = 0;
-    for (int i = 1; i < R - 1; ++i) order[i] = i + 1;
-    order[R - 1] = 1;
-    for (int i = 0; i < R; ++i) inverse[order[i]] = i;
-    const Var<T, R> xl = R == 2 ? x : permute(x, order);
-    std::array<index_t, R> shape_l{};
-    for (int i = 0; i < R; ++i) shape_l[i] = xl.size(i);
-    const Var<T, 2> rows = reshape(xl, std::array<index_t, 2>{x.numel() / c_, c_});
-
-    Var<T, 2> y;
-    if (this->is_training()) {
-      const index_t m = rows.size(0);
-      PRETEXT_CHECK(m > 1, shape_error, "pretext::nn::BatchNorm: training needs more than one ",
-                    "value per channel; input of shape ", pretext::detail::shape_string(x.shape()),
-                    " has ", m);
-      const Var<T, 1> mu = mean(rows, 0);
-      const Var<T, 1> var_b = var(rows, 0, /*correction=*/0);
-      y = (rows - mu) * rsqrt(var_b + static_cast<T>(eps));
-      // Running statistics see the unbiased variance, outside the graph.
-      const T mom = static_cast<T>(momentum);
-      const T unbias = static_cast<T>(m) / static_cast<T>(m - 1);
-      running_mean.copy_(running_mean * (T(1) - mom) + mu.data() * mom);
-      running_var.copy_(running_var * (T(1) - mom) + var_b.data() * (mom * unbias));
+    const index_t m = x.numel() / c_;  // values per channel
+    PRETEXT_CHECK(!this->is_training() || m > 1, shape_error,
+                  "pretext::nn::BatchNorm: training needs more than one value per channel; ",
+                  "input of shape ", pretext::detail::shape_string(x.shape()), " has ", m);
+    if constexpr (R >= 3) {
+      // Feature maps: the channel kernels read (B, C, L) or (B, C, H, W) where it lies.
+      const Var<T, 1>* g = weight.defined() ? &weight : nullptr;
+      const Var<T, 1>* b = bias.defined() ? &bias : nullptr;
+      if (!this->is_training())
+        return batch_norm(x, running_mean, running_var, g, b, static_cast<T>(eps), false);
+      const auto [mu, var_b] = batch_norm_moments(x.data());
+      update_running(mu, var_b, m);
+      return batch_norm(x, mu, var_b, g, b, static_cast<T>(eps), true);
     } else {
-      const Tensor<T, 1> scale = rsqrt(running_var + static_cast<T>(eps));
-      y = (rows - running_mean) * scale;
+      // (B, C) rows: column reductions over contiguous rows.
+      Var<T, 2> y;
+      if (this->is_training()) {
+        const Var<T, 1> mu = mean(x, 0);
+        const Var<T, 1> var_b = var(x, 0, /*correction=*/0);
+        y = (x - mu) * rsqrt(var_b + static_cast<T>(eps));
+        update_running(mu.data(), var_b.data(), m);
+      } else {
+        const Tensor<T, 1> scale = rsqrt(running_var + static_cast<T>(eps));
+        y = (x - running_mean) * scale;
+      }
+      if (weight.defined()) y = y * weight + bias;
+      return y;
     }
-    if (weight.defined()) y = y * weight + bias;
-    const Var<T, R> yl = reshape(y, shape_l);
-    return R == 2 ? yl : permute(yl, inverse);
   }
 
+ private:
+  // Running statistics see the unbiased variance, outside the graph.
+  void update_running(const Tensor<T, 1>& mu, const Tensor<T, 1>& var_b, index_t m) const {
+    const T mom = static_cast<T>(momentum);
+    const T unbias = static_cast<T>(m) / static_cast<T>(m - 1);
+    running_mean.copy_(running_mean * (T(1) - mom) + mu * mom);
+    running_var.copy_(running_var * (T(1) - mom) + var_b * (mom * unbias));
+  }
+
+ public:
   Var<T, 1> weight, bias;  ///< (C) each; undefined without affine
   double eps, momentum;
   Tensor<T, 1> running_mean, running_var;  ///< (C) each

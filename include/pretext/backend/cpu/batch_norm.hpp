@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: Apache-2.0
+// Channel kernels for batch normalisation over x laid out (B, C, S): channel c of sample b is
+// the S contiguous values at x + (b * C + c) * S (S = H * W for images, L for sequences, 1 for
+// (B, C) rows). Statistics run over B * S values per channel, one channel per task, so a
+// feature map is read where it lies instead of being permuted to channels-last first.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+
+#include "pretext/backend/cpu/simd.hpp"
+#include "pretext/backend/cpu/threading.hpp"
+
+namespace pretext::cpu {
+
+namespace detail {
+
+// sum over i < n of f(x[i]) (and y[i] when given), SIMD with a scalar tail; float lanes hold at
+// most S values of one (b, c) pair, and the caller adds the chunks up in double.
+template <class T, class F>
+T chunk_sum(const T* x, index_t n, const F& f) {
+  using Bt = simd::batch<T>;
+  constexpr auto W = static_cast<index_t>(simd::width<T>);
+  Bt acc(T(0));
+  index_t i = 0;
+  for (; i + W <= n; i += W) acc += f(simd::load(x + i));
+  T s = simd::reduce_add(acc);
+  for (; i < n; ++i) s += f(x[i]);
+  return s;
+}
+
+template <class T, class F>
+T chunk_sum2(const T* x, const T* y, index_t n, const F& f) {
+  using Bt = simd::batch<T>;
+  constexpr auto W = static_cast<index_t>(simd::width<T>);
+  Bt acc(T(0));
+  index_t i = 0;
+  for (; i + W <= n; i += W) acc += f(simd::load(x + i), simd::load(y + i));
+  T s = simd::reduce_add(acc);
+  for (; i < n; ++i) s += f(x[i], y[i]);
+  return s;
+}
+
+// Channels per task: enough that a task is worth a wake-up when S is small.
+inline index_t channel_grain(index_t B, index_t S) {
+  return std::max<index_t>(1, 16384 / std::max<index_t>(1, B * S));
+}
+
+}  // namespace detail
+
+/// Per-channel mean and biased variance (divided by B * S) of x (B, C, S); two passes (mean,
+/// then squared deviations), each chunk summed in T and the chunks in double.
+template <class T>
+void batch_norm_moments(const T* x, index_t B, index_t C, index_t S, T* mean, T* var) {
+  const double count = static_cast<double>(B) * static_cast<double>(S);
+  parallel_for(0, C, detail::channel_grain(B, S), [&](index_t lo, index_t hi) {
+    for (index_t c = lo; c < hi; ++c) {
+      double s = 0;
+      for (index_t b = 0; b < B; ++b)
+        s += detail::chunk_sum(x + (b * C + c) * S, S, [](auto v) { return v; });
+      const T mu = static_cast<T>(s / count);
+      double q = 0;
+      for (index_t b = 0; b < B; ++b)
+        q += detail::chunk_sum(x + (b * C + c) * S, S, [mu](auto v) {
+          const auto d = v - mu;
+          return d * d;
+        });
+      mean[c] = mu;
+      var[c] = static_cast<T>(q / count);
+    }
+  });
+}
+
+/// y = x * scale[c] + shift[c] over x (B, C, S).
+template <class T>
+void batch_norm_affine(const T* x, index_t B, index_t C, index_t S, const T* scale, const T* shift,
+                       T* y) {
+  using Bt = simd::batch<T>;
+  constexpr auto W = static_cast<index_t>(simd::width<T>);
+  parallel_for(0, B * C, std::max<index_t>(1, 16384 / std::max<index_t>(1, S)),
+               [&](index_t lo, index_t hi) {
+                 for (index_t r = lo; r < hi; ++r) {
+                   const index_t c = r % C;
+                   const T a = scale[c], k = shift[c];
+                   const T* in = x + r * S;
+                   T* out = y + r * S;
+                   index_t i = 0;
+                   const Bt va(a), vk(k);
+                   for (; i + W <= S; i += W)
+                     simd::store(out + i, simd::fmadd(simd::load(in + i), va, vk));
+                   for (; i < S; ++i) out[i] = in[i] * a + k;
+                 }
+               });
+}
+
+/// Per-channel sums of dy and of dy * (x - mean[c]) over (B, S): what dgamma, dbeta and the
+/// training-mode dx need.
+template <class T>
+void batch_norm_grad_sums(const T* dy, const T* x, index_t B, index_t C, index_t S, const T* mean,
+                          T* sum_dy, T* sum_dy_xmu) {
+  parallel_for(0, C, detail::channel_grain(B, S), [&](index_t lo, index_t hi) {
+    for (index_t c = lo; c < hi; ++c) {
+      const T mu = mean[c];
+      double s = 0, p = 0;
+      for (index_t b = 0; b < B; ++b) {
+        const index_t o = (b * C + c) * S;
+        s += detail::chunk_sum(dy + o, S, [](auto v) { return v; });
+        p += detail::chunk_sum2(dy + o, x + o, S, [mu](auto g, auto v) { return g * (v - mu); });
+      }
+      sum_dy[c] = static_cast<T>(s);
+      sum_dy_xmu[c] = static_cast<T>(p);
+    }
+  });
+}
+
+/// dx = a[c] * (dy - k1[c] - (x - mean[c]) * k2[c]) over (B, C, S). Training mode passes
+/// a = gamma * rstd, k1 = sum(dy) / M, k2 = rstd^2 * sum(dy * (x - mean)) / M (M = B * S);
+/// evaluation mode k1 = k2 = 0.
+template <class T>
+void batch_norm_input_grad(const T* dy, const T* x, index_t B, index_t C, index_t S, const T* mean,
+                           const T* a, const T* k1, const T* k2, T* dx) {
+  using Bt = simd::batch<T>;
+  constexpr auto W = static_cast<index_t>(simd::width<T>);
+  parallel_for(
+      0, B * C, std::max<index_t>(1, 16384 / std::max<index_t>(1, S)), [&](index_t lo, index_t hi) {
+        for (index_t r = lo; r < hi; ++r) {
+          const index_t c = r % C;
+          // dx = a * dy - a * k1 + a * k2 * mean - a * k2 * x = a * dy + e * x + f
+          const T e = -a[c] * k2[c], f = a[c] * (k2[c] * mean[c] - k1[c]);
+          const Bt va(a[c]), ve(e), vf(f);
+          const index_t o = r * S;
+          index_t i = 0;
+          for (; i + W <= S; i += W)
+            simd::store(dx + o + i, simd::fmadd(simd::load(dy + o + i), va,
+                                                simd::fmadd(simd::load(x + o + i), ve, vf)));
+          for (; i < S; ++i) dx[o + i] = dy[o + i] * a[c] + (x[o + i] * e + f);
+        }
+      });
+}
+
+}  // namespace pretext::cpu
