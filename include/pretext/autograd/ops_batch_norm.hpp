@@ -24,7 +24,7 @@ namespace pretext {
 template <floating T, int R>
 requires(R >= 2) std::pair<Tensor<T, 1>, Tensor<T, 1>> batch_norm_moments(const Tensor<T, R>& x) {
   const index_t B = x.size(0), C = x.size(1);
-  PRETEXT_CHECK(B * C > 0, shape_error, "pretext::batch_norm_moments: x of shape ",
+  PRETEXT_CHECK(x.numel() > 0, shape_error, "pretext::batch_norm_moments: x of shape ",
                 detail::shape_string(x.shape()), " has no values to take statistics of");
   const auto xc = x.contiguous();
   std::pair<Tensor<T, 1>, Tensor<T, 1>> out{Tensor<T, 1>(Shape<1>{C}), Tensor<T, 1>(Shape<1>{C})};
@@ -34,7 +34,7 @@ requires(R >= 2) std::pair<Tensor<T, 1>, Tensor<T, 1>> batch_norm_moments(const 
 }
 
 /// Normalises x (B, C, ...) with per-channel mean and var (C each), then scales by gamma and
-/// shifts by beta (either may be null: 1 and 0). batch_statistics says mean and var are x's own
+/// shifts by beta (null: 1 and 0; beta needs gamma). batch_statistics says mean and var are x's own
 /// (from batch_norm_moments(x.data()), training mode): the gradient then flows through them too.
 template <floating T, int R>
 requires(R >= 2) Var<T, R> batch_norm(const Var<T, R>& x, const Tensor<T, 1>& mean,
@@ -52,9 +52,11 @@ requires(R >= 2) Var<T, R> batch_norm(const Var<T, R>& x, const Tensor<T, 1>& me
   check("var", var);
   if (gamma) check("gamma", gamma->data());
   if (beta) check("beta", beta->data());
+  PRETEXT_CHECK(!beta || gamma, config_error,
+                "pretext::batch_norm: beta without gamma is not supported; pass a gamma of ones");
   const index_t S = B * C > 0 ? x.numel() / (B * C) : 0;
 
-  // y = x * scale + shift with scale = gamma * rstd, shift = beta - mean * scale.
+  // y = (x - mean) * scale + shift with scale = gamma * rstd, shift = beta.
   Tensor<T, 1> rstd(Shape<1>{C}), scale(Shape<1>{C}), shift(Shape<1>{C});
   // A copy of the mean: the backward pass must not see running statistics updated since.
   const auto mc = mean.clone(), vc = var.contiguous();
@@ -63,11 +65,11 @@ requires(R >= 2) Var<T, R> batch_norm(const Var<T, R>& x, const Tensor<T, 1>& me
   for (index_t c = 0; c < C; ++c) {
     rstd.data()[c] = T(1) / std::sqrt(vc.data()[c] + eps);
     scale.data()[c] = rstd.data()[c] * (gamma ? gc.data()[c] : T(1));
-    shift.data()[c] = (beta ? bc.data()[c] : T(0)) - mc.data()[c] * scale.data()[c];
+    shift.data()[c] = beta ? bc.data()[c] : T(0);
   }
   const auto xc = x.data().contiguous();
   Tensor<T, R> y(x.shape());
-  cpu::batch_norm_affine(xc.data(), B, C, S, scale.data(), shift.data(), y.data());
+  cpu::batch_norm_affine(xc.data(), B, C, S, mc.data(), scale.data(), shift.data(), y.data());
 
   auto sx = autograd::detail::save(xc);
   auto fn = [sx, mc, rstd, scale, B, C, S, batch_statistics](const Tensor<T, R>& g,
@@ -76,7 +78,7 @@ requires(R >= 2) Var<T, R> batch_norm(const Var<T, R>& x, const Tensor<T, 1>& me
     const auto& xs = sx.get("batch_norm");
     const auto gc2 = g.contiguous();
     Tensor<T, 1> sum_dy(Shape<1>{C}), sum_dy_xmu(Shape<1>{C});
-    const bool sums = batch_statistics || (n >= 2 && need[1]) || (n >= 3 && need[2]);
+    const bool sums = (batch_statistics && need[0]) || (n >= 2 && need[1]) || (n >= 3 && need[2]);
     if (sums)
       cpu::batch_norm_grad_sums(gc2.data(), xs.data(), B, C, S, mc.data(), sum_dy.data(),
                                 sum_dy_xmu.data());
@@ -112,8 +114,6 @@ requires(R >= 2) Var<T, R> batch_norm(const Var<T, R>& x, const Tensor<T, 1>& me
   if (gamma && beta)
     return autograd::detail::record("batch_norm", std::move(y), fn, x, *gamma, *beta);
   if (gamma) return autograd::detail::record("batch_norm", std::move(y), fn, x, *gamma);
-  PRETEXT_CHECK(!beta, config_error,
-                "pretext::batch_norm: beta without gamma is not supported; pass a gamma of ones");
   return autograd::detail::record("batch_norm", std::move(y), fn, x);
 }
 

@@ -6,8 +6,8 @@
 #pragma once
 
 #include <algorithm>
-#include <cmath>
 
+#include "pretext/backend/cpu/rowwise.hpp"
 #include "pretext/backend/cpu/simd.hpp"
 #include "pretext/backend/cpu/threading.hpp"
 
@@ -15,8 +15,8 @@ namespace pretext::cpu {
 
 namespace detail {
 
-// sum over i < n of f(x[i]) (and y[i] when given), SIMD with a scalar tail; float lanes hold at
-// most S values of one (b, c) pair, and the caller adds the chunks up in double.
+// sum over i < n of f(x[i]), SIMD with a scalar tail: the lanes hold the S values of one (b, c)
+// pair, and the caller adds the chunks up in double.
 template <class T, class F>
 T chunk_sum(const T* x, index_t n, const F& f) {
   using Bt = simd::batch<T>;
@@ -29,6 +29,7 @@ T chunk_sum(const T* x, index_t n, const F& f) {
   return s;
 }
 
+// sum over i < n of f(x[i], y[i]), as chunk_sum.
 template <class T, class F>
 T chunk_sum2(const T* x, const T* y, index_t n, const F& f) {
   using Bt = simd::batch<T>;
@@ -41,7 +42,8 @@ T chunk_sum2(const T* x, const T* y, index_t n, const F& f) {
   return s;
 }
 
-// Channels per task: enough that a task is worth a wake-up when S is small.
+// Channels per task: enough that a task is worth a wake-up when B * S is small (rows of S values
+// use rowwise.hpp's row_grain).
 inline index_t channel_grain(index_t B, index_t S) {
   return std::max<index_t>(1, 16384 / std::max<index_t>(1, B * S));
 }
@@ -71,26 +73,25 @@ void batch_norm_moments(const T* x, index_t B, index_t C, index_t S, T* mean, T*
   });
 }
 
-/// y = x * scale[c] + shift[c] over x (B, C, S).
+/// y = (x - mean[c]) * scale[c] + shift[c] over x (B, C, S). Subtracting the mean first keeps
+/// the digits when |mean| is large against the spread (folding it into shift would not).
 template <class T>
-void batch_norm_affine(const T* x, index_t B, index_t C, index_t S, const T* scale, const T* shift,
-                       T* y) {
+void batch_norm_affine(const T* x, index_t B, index_t C, index_t S, const T* mean, const T* scale,
+                       const T* shift, T* y) {
   using Bt = simd::batch<T>;
   constexpr auto W = static_cast<index_t>(simd::width<T>);
-  parallel_for(0, B * C, std::max<index_t>(1, 16384 / std::max<index_t>(1, S)),
-               [&](index_t lo, index_t hi) {
-                 for (index_t r = lo; r < hi; ++r) {
-                   const index_t c = r % C;
-                   const T a = scale[c], k = shift[c];
-                   const T* in = x + r * S;
-                   T* out = y + r * S;
-                   index_t i = 0;
-                   const Bt va(a), vk(k);
-                   for (; i + W <= S; i += W)
-                     simd::store(out + i, simd::fmadd(simd::load(in + i), va, vk));
-                   for (; i < S; ++i) out[i] = in[i] * a + k;
-                 }
-               });
+  parallel_for(0, B * C, detail::row_grain(S), [&](index_t lo, index_t hi) {
+    for (index_t r = lo; r < hi; ++r) {
+      const index_t c = r % C;
+      const T m = mean[c], a = scale[c], k = shift[c];
+      const T* in = x + r * S;
+      T* out = y + r * S;
+      const Bt vm(m), va(a), vk(k);
+      index_t i = 0;
+      for (; i + W <= S; i += W) simd::store(out + i, simd::fmadd(simd::load(in + i) - vm, va, vk));
+      for (; i < S; ++i) out[i] = (in[i] - m) * a + k;
+    }
+  });
 }
 
 /// Per-channel sums of dy and of dy * (x - mean[c]) over (B, S): what dgamma, dbeta and the
@@ -121,21 +122,20 @@ void batch_norm_input_grad(const T* dy, const T* x, index_t B, index_t C, index_
                            const T* a, const T* k1, const T* k2, T* dx) {
   using Bt = simd::batch<T>;
   constexpr auto W = static_cast<index_t>(simd::width<T>);
-  parallel_for(
-      0, B * C, std::max<index_t>(1, 16384 / std::max<index_t>(1, S)), [&](index_t lo, index_t hi) {
-        for (index_t r = lo; r < hi; ++r) {
-          const index_t c = r % C;
-          // dx = a * dy - a * k1 + a * k2 * mean - a * k2 * x = a * dy + e * x + f
-          const T e = -a[c] * k2[c], f = a[c] * (k2[c] * mean[c] - k1[c]);
-          const Bt va(a[c]), ve(e), vf(f);
-          const index_t o = r * S;
-          index_t i = 0;
-          for (; i + W <= S; i += W)
-            simd::store(dx + o + i, simd::fmadd(simd::load(dy + o + i), va,
-                                                simd::fmadd(simd::load(x + o + i), ve, vf)));
-          for (; i < S; ++i) dx[o + i] = dy[o + i] * a[c] + (x[o + i] * e + f);
-        }
-      });
+  parallel_for(0, B * C, detail::row_grain(S), [&](index_t lo, index_t hi) {
+    for (index_t r = lo; r < hi; ++r) {
+      const index_t c = r % C;
+      const T m = mean[c], ac = a[c], k1c = k1[c], k2c = k2[c];
+      const Bt vm(m), va(ac), vk1(k1c), vk2(-k2c);
+      const index_t o = r * S;
+      index_t i = 0;
+      for (; i + W <= S; i += W) {
+        const Bt t = simd::fmadd(simd::load(x + o + i) - vm, vk2, simd::load(dy + o + i) - vk1);
+        simd::store(dx + o + i, t * va);
+      }
+      for (; i < S; ++i) dx[o + i] = ac * (dy[o + i] - k1c - (x[o + i] - m) * k2c);
+    }
+  });
 }
 
 }  // namespace pretext::cpu
