@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "pretext/backend/cpu/reduce.hpp"
 #include "pretext/backend/cpu/rowwise.hpp"
 #include "pretext/backend/cpu/simd.hpp"
 #include "pretext/backend/cpu/threading.hpp"
@@ -15,23 +16,11 @@ namespace pretext::cpu {
 
 namespace detail {
 
-// sum over i < n of f(x[i]), SIMD with a scalar tail: the lanes hold the S values of one (b, c)
-// pair, and the caller adds the chunks up in double.
+// sum over i < n of f(x[i], y[i]), SIMD with a scalar tail: the lanes hold the S values of one
+// (b, c) pair, and the caller adds the chunks up in double. (One input: rowwise.hpp's row_apply,
+// or reduce.hpp's reduce_row for a plain sum.)
 template <class T, class F>
-T chunk_sum(const T* x, index_t n, const F& f) {
-  using Bt = simd::batch<T>;
-  constexpr auto W = static_cast<index_t>(simd::width<T>);
-  Bt acc(T(0));
-  index_t i = 0;
-  for (; i + W <= n; i += W) acc += f(simd::load(x + i));
-  T s = simd::reduce_add(acc);
-  for (; i < n; ++i) s += f(x[i]);
-  return s;
-}
-
-// sum over i < n of f(x[i], y[i]), as chunk_sum.
-template <class T, class F>
-T chunk_sum2(const T* x, const T* y, index_t n, const F& f) {
+T pair_sum(const T* x, const T* y, index_t n, const F& f) {
   using Bt = simd::batch<T>;
   constexpr auto W = static_cast<index_t>(simd::width<T>);
   Bt acc(T(0));
@@ -58,15 +47,15 @@ void batch_norm_moments(const T* x, index_t B, index_t C, index_t S, T* mean, T*
   parallel_for(0, C, detail::channel_grain(B, S), [&](index_t lo, index_t hi) {
     for (index_t c = lo; c < hi; ++c) {
       double s = 0;
-      for (index_t b = 0; b < B; ++b)
-        s += detail::chunk_sum(x + (b * C + c) * S, S, [](auto v) { return v; });
+      for (index_t b = 0; b < B; ++b) s += detail::reduce_row<SumReducer>(x + (b * C + c) * S, S);
       const T mu = static_cast<T>(s / count);
       double q = 0;
       for (index_t b = 0; b < B; ++b)
-        q += detail::chunk_sum(x + (b * C + c) * S, S, [mu](auto v) {
-          const auto d = v - mu;
-          return d * d;
-        });
+        q += detail::row_apply<true>(x + (b * C + c) * S, static_cast<T*>(nullptr), S,
+                                     [vmu = simd::batch<T>(mu)](const auto& v) {
+                                       const auto d = v - vmu;
+                                       return d * d;
+                                     });
       mean[c] = mu;
       var[c] = static_cast<T>(q / count);
     }
@@ -105,8 +94,8 @@ void batch_norm_grad_sums(const T* dy, const T* x, index_t B, index_t C, index_t
       double s = 0, p = 0;
       for (index_t b = 0; b < B; ++b) {
         const index_t o = (b * C + c) * S;
-        s += detail::chunk_sum(dy + o, S, [](auto v) { return v; });
-        p += detail::chunk_sum2(dy + o, x + o, S, [mu](auto g, auto v) { return g * (v - mu); });
+        s += detail::reduce_row<SumReducer>(dy + o, S);
+        p += detail::pair_sum(dy + o, x + o, S, [mu](auto g, auto v) { return g * (v - mu); });
       }
       sum_dy[c] = static_cast<T>(s);
       sum_dy_xmu[c] = static_cast<T>(p);
