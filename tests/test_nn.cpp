@@ -109,6 +109,36 @@ TEST_CASE("dynamic widths: mismatches throw shape_error naming both") {
   CHECK(net(x).shape() == Shape<2>{2, 2});
 }
 
+TEST_CASE("Sequential runs a ReLU after a Linear in its epilogue, with the same values") {
+  Generator g(9);
+  auto second = nn::Linear<6, 3, double>(g);  // drawn in named statements: a fixed order
+  auto first = nn::Linear<4, 6, double>(g);
+  nn::Sequential<nn::Linear<4, 6, double>, nn::ReLU, nn::Linear<6, 3, double>, nn::ReLU> net(
+      first, {}, second, {});
+  const V2 x(normal<double>({5, 4}, g), true);
+  const V2 y = net(x);
+  // The fused graph: two linear nodes and no relu node between them.
+  CHECK(std::string(y.node()->name()) == "linear");
+  CHECK(std::string(y.node()->input(0)->name()) == "linear");
+  // The layers applied one by one (separate relu nodes) give the same values and gradients.
+  const V2 ref = relu(second(relu(first(x))));
+  CHECK(y.data().to_vector() == ref.data().to_vector());
+  sum(mul(y, y)).backward();
+  const auto gx = x.grad().to_vector(), gw = first.weight.grad().to_vector();
+  x.zero_grad();
+  first.weight.zero_grad();
+  sum(mul(ref, ref)).backward();
+  CHECK(x.grad().to_vector() == gx);
+  CHECK(first.weight.grad().to_vector() == gw);
+  PRETEXT_CHECK_GRADIENTS(
+      [&](const V2& in, const V2& w1, const V1& b2) {
+        net.get<0>().weight = w1;
+        net.get<2>().bias = b2;
+        return net(in);
+      },
+      std::tuple{leaf({5, 4}), leaf({6, 4}), leaf({3})});
+}
+
 TEST_CASE("state dict round trip through safetensors, strict errors") {
   Generator g(5);
   using Net = nn::Sequential<nn::Linear<4, 6>, nn::BatchNorm<6>, nn::ReLU, nn::Linear<6, 2>>;

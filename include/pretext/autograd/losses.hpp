@@ -121,14 +121,42 @@ auto smooth_l1_loss(const Var<T, R>& pred, const Target& target,
 
 // ---- classification ---------------------------------------------------------------------------
 
+namespace autograd::detail {
+/// Per-row cross-entropy (N) of logits (N, C) against class indices (checked by the caller,
+/// and not modified afterwards: the backward reads them). Fused: the forward keeps only each
+/// row's log-sum-exp, the backward recomputes the softmax from the saved logits, so no (N, C)
+/// log-probabilities or one-hot weights are made.
+template <floating T>
+Var<T, 1> cross_entropy_rows(const Var<T, 2>& logits, const Tensor<std::int64_t, 1>& target, T eps,
+                             std::int64_t ignore) {
+  const index_t N = logits.size(0), C = logits.size(1);
+  const Tensor<T, 2> x = logits.data().contiguous();
+  Tensor<T, 1> loss(Shape<1>{N}), lse(Shape<1>{N});
+  cpu::cross_entropy_rows(x.data(), target.data(), loss.data(), lse.data(), N, C, eps, ignore);
+  auto sx = save(x);
+  return record(
+      "cross_entropy", std::move(loss),
+      [sx, lse, target, eps, ignore](const Tensor<T, 1>& g, const auto&) {
+        const auto& xs = sx.get("cross_entropy");
+        const Tensor<T, 1> gc = g.contiguous();
+        Tensor<T, 2> dx(xs.shape());
+        cpu::cross_entropy_rows_backward(xs.data(), target.data(), lse.data(), gc.data(), dx.data(),
+                                         xs.size(0), xs.size(1), eps, ignore);
+        return dx;
+      },
+      logits);
+}
+}  // namespace autograd::detail
+
 /// Options of cross_entropy (PyTorch's defaults).
 struct CrossEntropyOptions {
   std::int64_t ignore_index = -100;  ///< targets equal to it add nothing and are not counted
   double label_smoothing = 0;        ///< in [0, 1]: mixes the one-hot target with uniform 1/C
 };
 
-/// Cross-entropy of logits (N, C) against class indices (N), through a stable log_softmax.
-/// With mean reduction, divides by the number of targets that are not ignore_index.
+/// Cross-entropy of logits (N, C) against class indices (N), through a stable log-sum-exp (one
+/// fused op: cross_entropy_rows above). With mean reduction, divides by the number of targets
+/// that are not ignore_index.
 template <floating T, reduction_tag Red = reduction::mean_t>
 auto cross_entropy(const Var<T, 2>& logits, const Tensor<std::int64_t, 1>& target,
                    CrossEntropyOptions opt = {}, Red = {}) {
@@ -139,10 +167,6 @@ auto cross_entropy(const Var<T, 2>& logits, const Tensor<std::int64_t, 1>& targe
   PRETEXT_CHECK(opt.label_smoothing >= 0 && opt.label_smoothing <= 1, config_error,
                 "pretext::cross_entropy: label_smoothing ", opt.label_smoothing,
                 " must be in [0, 1]");
-  // Weights (N, C): (1 - eps) on the target class plus eps / C everywhere; rows of ignored
-  // targets are zero. The loss per row is -sum_c w_c log_softmax(logits)_c.
-  const T eps = static_cast<T>(opt.label_smoothing);
-  auto w = Tensor<T, 2>::zeros(Shape<2>{N, C});
   index_t counted = 0;
   for (index_t i = 0; i < N; ++i) {
     const std::int64_t y = target(i);
@@ -151,11 +175,9 @@ auto cross_entropy(const Var<T, 2>& logits, const Tensor<std::int64_t, 1>& targe
                   " is not a class index in [0, ", C, ") nor ignore_index (", opt.ignore_index,
                   ")");
     ++counted;
-    T* row = w.data() + i * C;
-    for (index_t c = 0; c < C; ++c) row[c] = eps / static_cast<T>(C);
-    row[y] += T(1) - eps;
   }
-  const auto per_row = neg(sum(mul(log_softmax(logits, 1), w), 1));  // (N)
+  const auto per_row = autograd::detail::cross_entropy_rows(
+      logits, target.clone(), static_cast<T>(opt.label_smoothing), opt.ignore_index);  // (N)
   if constexpr (std::is_same_v<Red, reduction::none_t>)
     return per_row;
   else if constexpr (std::is_same_v<Red, reduction::sum_t>)

@@ -17,7 +17,15 @@ namespace pretext::nn {
     }                                                \
   };
 
-PRETEXT_NN_ACTIVATION(ReLU, relu)
+/// ReLU can also run inside the epilogue of the Linear before it: Sequential passes
+/// `epilogue` to such a Linear and skips this layer (one pass over the activations less).
+struct ReLU : Stateless<ReLU> {
+  static constexpr cpu::Activation epilogue = cpu::Activation::relu;
+  template <floating T, int R>
+  Var<T, R> operator()(const Var<T, R>& x) const {
+    return pretext::relu(x);
+  }
+};
 PRETEXT_NN_ACTIVATION(GELU, gelu)           // exact (erf) form, torch.nn.GELU()
 PRETEXT_NN_ACTIVATION(GELUTanh, gelu_tanh)  // torch.nn.GELU(approximate="tanh")
 PRETEXT_NN_ACTIVATION(SiLU, silu)

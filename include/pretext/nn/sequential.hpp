@@ -68,6 +68,14 @@ constexpr bool check_widths() {
   return true;
 }
 
+/// Whether layer Next can run inside layer L's epilogue on input X: Next names an `epilogue`
+/// (an activation) and L takes it as a second argument (Linear).
+template <class L, class Next, class X>
+concept fuses_next = requires(const L& l, const X& x) {
+  Next::epilogue;
+  l(x, Next::epilogue);
+};
+
 /// The element type shared by the layers that own parameters (float when none do).
 template <class... Layers>
 struct common_param_type {
@@ -126,10 +134,22 @@ class Sequential : public Module<Sequential<Layers...>> {
  private:
   template <std::size_t I, class X>
   auto apply(const X& x) const {
-    if constexpr (I + 1 == sizeof...(Layers))
+    if constexpr (I + 1 == sizeof...(Layers)) {
       return std::get<I>(layers_)(x);
-    else
+    } else if constexpr (detail::fuses_next<std::tuple_element_t<I, std::tuple<Layers...>>,
+                                            std::tuple_element_t<I + 1, std::tuple<Layers...>>,
+                                            X>) {
+      // Layer I + 1 runs in layer I's epilogue (Linear then ReLU): the same values, one pass
+      // and one graph node less.
+      using Next = std::tuple_element_t<I + 1, std::tuple<Layers...>>;
+      auto y = std::get<I>(layers_)(x, Next::epilogue);
+      if constexpr (I + 2 == sizeof...(Layers))
+        return y;
+      else
+        return apply<I + 2>(y);
+    } else {
       return apply<I + 1>(std::get<I>(layers_)(x));
+    }
   }
 
   std::tuple<Layers...> layers_;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "pretext/backend/cpu/functors.hpp"
 #include "pretext/backend/cpu/reduce.hpp"
@@ -79,6 +80,57 @@ void log_softmax_rows(const T* x, T* y, index_t M, index_t D) {
                                           [&](const B& v) { return xsimd::exp(v - m); });
       const B shift(mx + std::log(s));
       detail::row_apply<false>(xr, yr, D, [&](const B& v) { return v - shift; });
+    }
+  });
+}
+
+/// Cross-entropy of each row of logits x (M, C) against the class index y[r] with label
+/// smoothing eps (the target is eps / C everywhere plus 1 - eps on class y[r]):
+///   loss[r] = lse[r] - (eps / C) sum_c x[r, c] - (1 - eps) x[r, y[r]],  lse[r] = log sum_c exp
+/// One pass for the maximum, one for the exponentials (plus one for the row sum when eps > 0);
+/// nothing (M, C) is written. Rows whose y[r] == ignore get loss 0; y must hold class indices
+/// otherwise (the caller checks).
+template <class T>
+void cross_entropy_rows(const T* x, const std::int64_t* y, T* loss, T* lse, index_t M, index_t C,
+                        T eps, std::int64_t ignore) {
+  using B = simd::batch<T>;
+  parallel_for(0, M, detail::row_grain(C), [&](index_t lo, index_t hi) {
+    for (index_t r = lo; r < hi; ++r) {
+      const T* xr = x + r * C;
+      const T mx = detail::reduce_row<MaxReducer>(xr, C);
+      const B m(mx);
+      const T s = detail::row_apply<true>(xr, static_cast<T*>(nullptr), C,
+                                          [&](const B& v) { return xsimd::exp(v - m); });
+      lse[r] = mx + std::log(s);
+      if (y[r] == ignore) {
+        loss[r] = T(0);
+        continue;
+      }
+      T l = lse[r] - (T(1) - eps) * xr[y[r]];
+      if (eps != T(0)) l -= eps / static_cast<T>(C) * detail::reduce_row<SumReducer>(xr, C);
+      loss[r] = l;
+    }
+  });
+}
+
+/// dx (M, C) of cross_entropy_rows for the loss gradient g (M):
+///   dx[r, c] = g[r] (exp(x[r, c] - lse[r]) - eps / C - (1 - eps) [c == y[r]]),
+/// zero on the ignored rows. One pass over x writing dx.
+template <class T>
+void cross_entropy_rows_backward(const T* x, const std::int64_t* y, const T* lse, const T* g, T* dx,
+                                 index_t M, index_t C, T eps, std::int64_t ignore) {
+  using B = simd::batch<T>;
+  parallel_for(0, M, detail::row_grain(C), [&](index_t lo, index_t hi) {
+    for (index_t r = lo; r < hi; ++r) {
+      T* dr = dx + r * C;
+      if (y[r] == ignore) {
+        std::fill(dr, dr + C, T(0));
+        continue;
+      }
+      const B shift(lse[r]), gr(g[r]), floor(eps / static_cast<T>(C));
+      detail::row_apply<false>(x + r * C, dr, C,
+                               [&](const B& v) { return gr * (xsimd::exp(v - shift) - floor); });
+      dr[y[r]] -= g[r] * (T(1) - eps);
     }
   });
 }
