@@ -140,6 +140,12 @@ TEST_CASE("cross_entropy rejects bad targets and matches hand-computed values") 
   const double lse0 = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0));
   const double expect = ((lse0 - 3.0) + std::log(3.0)) / 2;
   CHECK(cross_entropy(z, good).item() == doctest::Approx(expect).epsilon(1e-14));
+  // A confident row with large float logits: the loss log(1 + e^-10) = 4.54e-5 is below the
+  // spacing of floats near 1000 (6.1e-5), so it must not be computed as lse - x[y].
+  Var<float, 2> big(Tensor<float, 2>::from({1, 2}, {1000.0f, 990.0f}));
+  const auto first = Tensor<std::int64_t, 1>::from({1}, {0});
+  CHECK(cross_entropy(big, first).item() ==
+        doctest::Approx(std::log1p(std::exp(-10.0))).epsilon(1e-5));
   const auto bad = Tensor<std::int64_t, 1>::from({2}, {3, 0});
   const auto msg = test::error_message<index_error>([&] { cross_entropy(z, bad); });
   CHECK(msg.find("target 3") != std::string::npos);

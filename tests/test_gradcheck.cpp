@@ -183,6 +183,21 @@ TEST_CASE("gradcheck: losses") {
   PRETEXT_CHECK_GRADIENTS(
       [&](const V2& z) { return cross_entropy(z, with_ignored, {}, reduction::none); },
       std::tuple{logits});
+  // A transposed (non-contiguous) view of the logits, smoothing together with a custom
+  // ignore_index (rows 1 and 3 ignored) and an upstream gradient through reduction::none.
+  const auto logits_t = leaf({4, 5});
+  PRETEXT_CHECK_GRADIENTS(
+      [&](const V2& z) {
+        return cross_entropy(t(z), labels, {.ignore_index = 3, .label_smoothing = 0.2});
+      },
+      std::tuple{logits_t});
+  PRETEXT_CHECK_GRADIENTS(
+      [&](const V2& z) {
+        return mul(cross_entropy(t(z), labels, {.ignore_index = 3, .label_smoothing = 0.2},
+                                 reduction::none),
+                   exp(sum(z, 0)));
+      },
+      std::tuple{logits_t});
   const auto probs = Var<double, 2>(softmax(test::randn<double>({5, 4}, 3)), true);
   PRETEXT_CHECK_GRADIENTS([](const V2& z, const V2& p) { return cross_entropy(z, p); },
                           std::tuple{logits, probs});

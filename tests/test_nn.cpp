@@ -139,6 +139,43 @@ TEST_CASE("Sequential runs a ReLU after a Linear in its epilogue, with the same 
       std::tuple{leaf({5, 4}), leaf({6, 4}), leaf({3})});
 }
 
+namespace {
+// A ReLU with its own call operator: it must run as written, never be fused away.
+struct DoubledReLU : nn::ReLU {
+  template <floating T, int R>
+  Var<T, R> operator()(const Var<T, R>& x) const {
+    return mul(relu(x), T(2));
+  }
+};
+}  // namespace
+
+TEST_CASE("Sequential fuses a bias-free Linear on rank 3 too, and nothing it should not") {
+  Generator g(11);
+  auto first = nn::Linear<4, 6, double>(g, /*bias=*/false);
+  nn::Sequential<nn::Linear<4, 6, double>, nn::ReLU> net(first, {});
+  const V3 x(normal<double>({2, 5, 4}, g), true);
+  const V3 y = net(x);
+  const V3 ref = relu(first(x));
+  CHECK(y.data().to_vector() == ref.data().to_vector());
+  sum(mul(y, y)).backward();
+  const auto gx = x.grad().to_vector(), gw = first.weight.grad().to_vector();
+  x.zero_grad();
+  first.weight.zero_grad();
+  sum(mul(ref, ref)).backward();
+  CHECK(x.grad().to_vector() == gx);
+  CHECK(first.weight.grad().to_vector() == gw);
+
+  // Not fused: a layer between them, another activation, a class derived from ReLU.
+  const V2 x2(normal<double>({3, 4}, g));
+  nn::Sequential<nn::Linear<4, 6, double>, nn::Dropout, nn::ReLU> with_dropout(
+      first, nn::Dropout(0.0), {});
+  CHECK(std::string(with_dropout(x2).node()->name()) == "relu");
+  nn::Sequential<nn::Linear<4, 6, double>, nn::GELU> with_gelu(first, {});
+  CHECK(std::string(with_gelu(x2).node()->name()) == "gelu");
+  nn::Sequential<nn::Linear<4, 6, double>, DoubledReLU> doubled(first, {});
+  CHECK(doubled(x2).data().to_vector() == mul(relu(first(x2)), 2.0).data().to_vector());
+}
+
 TEST_CASE("state dict round trip through safetensors, strict errors") {
   Generator g(5);
   using Net = nn::Sequential<nn::Linear<4, 6>, nn::BatchNorm<6>, nn::ReLU, nn::Linear<6, 2>>;

@@ -18,8 +18,11 @@ namespace pretext::nn {
   };
 
 /// ReLU can also run inside the epilogue of the Linear before it: Sequential passes
-/// `epilogue` to such a Linear and skips this layer (one pass over the activations less).
+/// `epilogue` to such a Linear and skips this layer (one pass over the activations less). The
+/// fused Linear then saves its output, not its input, for the backward pass. A class derived
+/// from ReLU names ReLU in `fused_in_epilogue`, so its own call operator is never skipped.
 struct ReLU : Stateless<ReLU> {
+  using fused_in_epilogue = ReLU;
   static constexpr cpu::Activation epilogue = cpu::Activation::relu;
   template <floating T, int R>
   Var<T, R> operator()(const Var<T, R>& x) const {

@@ -48,6 +48,9 @@ class Linear : public Module<Linear<In, Out, T>> {
 
  public:
   using value_type = T;
+  /// Sequential may hand this layer the next layer's epilogue (see nn::ReLU); a class derived
+  /// from Linear names Linear here, not itself, so it is never fused.
+  using takes_epilogue = Linear;
   static constexpr index_t in_width = In;
   static constexpr index_t out_width = Out;
 

@@ -12,6 +12,7 @@
 #include "pretext/nn/module.hpp"
 
 #include <array>
+#include <concepts>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -68,11 +69,13 @@ constexpr bool check_widths() {
   return true;
 }
 
-/// Whether layer Next can run inside layer L's epilogue on input X: Next names an `epilogue`
-/// (an activation) and L takes it as a second argument (Linear).
+/// Whether layer Next can run inside layer L's epilogue on input X. Both opt in by naming
+/// their own exact type (nn::ReLU's `fused_in_epilogue`, nn::Linear's `takes_epilogue`), so
+/// neither a derived class nor a layer whose call operator merely accepts a second argument is
+/// fused by accident.
 template <class L, class Next, class X>
-concept fuses_next = requires(const L& l, const X& x) {
-  Next::epilogue;
+concept fuses_next = std::same_as<typename Next::fused_in_epilogue, Next> &&
+    std::same_as<typename L::takes_epilogue, L> && requires(const L& l, const X& x) {
   l(x, Next::epilogue);
 };
 

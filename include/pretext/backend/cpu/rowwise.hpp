@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Row kernels over a contiguous (M, D) block: softmax, log_softmax, and layer normalisation
-// forward and backward. M rows are split across threads; each row stays in L1 between passes.
+// Row kernels over a contiguous (M, D) block: softmax, log_softmax, cross-entropy against class
+// indices, and layer normalisation, forward and backward. M rows are split across threads; each
+// row stays in L1 between passes.
 #pragma once
 
 #include <algorithm>
@@ -96,18 +97,21 @@ void cross_entropy_rows(const T* x, const std::int64_t* y, T* loss, T* lse, inde
   using B = simd::batch<T>;
   parallel_for(0, M, detail::row_grain(C), [&](index_t lo, index_t hi) {
     for (index_t r = lo; r < hi; ++r) {
+      if (y[r] == ignore) {  // most rows in masked prediction: no work, and lse is not read
+        loss[r] = lse[r] = T(0);
+        continue;
+      }
       const T* xr = x + r * C;
       const T mx = detail::reduce_row<MaxReducer>(xr, C);
       const B m(mx);
       const T s = detail::row_apply<true>(xr, static_cast<T*>(nullptr), C,
                                           [&](const B& v) { return xsimd::exp(v - m); });
-      lse[r] = mx + std::log(s);
-      if (y[r] == ignore) {
-        loss[r] = T(0);
-        continue;
-      }
-      T l = lse[r] - (T(1) - eps) * xr[y[r]];
-      if (eps != T(0)) l -= eps / static_cast<T>(C) * detail::reduce_row<SumReducer>(xr, C);
+      const T log_s = std::log(s);
+      lse[r] = mx + log_s;
+      // Differences from the maximum, not from lse: a confident row's small loss survives
+      // large logits (lse rounded at the scale of mx would swamp it).
+      T l = log_s + (T(1) - eps) * (mx - xr[y[r]]);
+      if (eps != T(0)) l += eps * (mx - detail::reduce_row<SumReducer>(xr, C) / static_cast<T>(C));
       loss[r] = l;
     }
   });
