@@ -109,6 +109,31 @@ TEST_CASE("dynamic widths: mismatches throw shape_error naming both") {
   CHECK(net(x).shape() == Shape<2>{2, 2});
 }
 
+namespace {
+// y (fused) and ref (layer by layer) hold the same values, and backward through sum(y^2) and
+// sum(ref^2) gives x and w the same gradients, bit for bit.
+template <int R>
+void check_same_gradients(const Var<double, R>& y, const Var<double, R>& ref,
+                          const Var<double, R>& x, const V2& w) {
+  CHECK(y.data().to_vector() == ref.data().to_vector());
+  sum(mul(y, y)).backward();
+  const auto gx = x.grad().to_vector(), gw = w.grad().to_vector();
+  x.zero_grad();
+  w.zero_grad();
+  sum(mul(ref, ref)).backward();
+  CHECK(x.grad().to_vector() == gx);
+  CHECK(w.grad().to_vector() == gw);
+}
+
+// A ReLU with its own call operator: it must run as written, never be fused away.
+struct DoubledReLU : nn::ReLU {
+  template <floating T, int R>
+  Var<T, R> operator()(const Var<T, R>& x) const {
+    return mul(relu(x), T(2));
+  }
+};
+}  // namespace
+
 TEST_CASE("Sequential runs a ReLU after a Linear in its epilogue, with the same values") {
   Generator g(9);
   auto second = nn::Linear<6, 3, double>(g);  // drawn in named statements: a fixed order
@@ -122,14 +147,7 @@ TEST_CASE("Sequential runs a ReLU after a Linear in its epilogue, with the same 
   CHECK(std::string(y.node()->input(0)->name()) == "linear");
   // The layers applied one by one (separate relu nodes) give the same values and gradients.
   const V2 ref = relu(second(relu(first(x))));
-  CHECK(y.data().to_vector() == ref.data().to_vector());
-  sum(mul(y, y)).backward();
-  const auto gx = x.grad().to_vector(), gw = first.weight.grad().to_vector();
-  x.zero_grad();
-  first.weight.zero_grad();
-  sum(mul(ref, ref)).backward();
-  CHECK(x.grad().to_vector() == gx);
-  CHECK(first.weight.grad().to_vector() == gw);
+  check_same_gradients(y, ref, x, first.weight);
   PRETEXT_CHECK_GRADIENTS(
       [&](const V2& in, const V2& w1, const V1& b2) {
         net.get<0>().weight = w1;
@@ -139,16 +157,6 @@ TEST_CASE("Sequential runs a ReLU after a Linear in its epilogue, with the same 
       std::tuple{leaf({5, 4}), leaf({6, 4}), leaf({3})});
 }
 
-namespace {
-// A ReLU with its own call operator: it must run as written, never be fused away.
-struct DoubledReLU : nn::ReLU {
-  template <floating T, int R>
-  Var<T, R> operator()(const Var<T, R>& x) const {
-    return mul(relu(x), T(2));
-  }
-};
-}  // namespace
-
 TEST_CASE("Sequential fuses a bias-free Linear on rank 3 too, and nothing it should not") {
   Generator g(11);
   auto first = nn::Linear<4, 6, double>(g, /*bias=*/false);
@@ -156,14 +164,7 @@ TEST_CASE("Sequential fuses a bias-free Linear on rank 3 too, and nothing it sho
   const V3 x(normal<double>({2, 5, 4}, g), true);
   const V3 y = net(x);
   const V3 ref = relu(first(x));
-  CHECK(y.data().to_vector() == ref.data().to_vector());
-  sum(mul(y, y)).backward();
-  const auto gx = x.grad().to_vector(), gw = first.weight.grad().to_vector();
-  x.zero_grad();
-  first.weight.zero_grad();
-  sum(mul(ref, ref)).backward();
-  CHECK(x.grad().to_vector() == gx);
-  CHECK(first.weight.grad().to_vector() == gw);
+  check_same_gradients(y, ref, x, first.weight);
 
   // Not fused: a layer between them, another activation, a class derived from ReLU.
   const V2 x2(normal<double>({3, 4}, g));

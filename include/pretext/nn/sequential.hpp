@@ -135,17 +135,17 @@ class Sequential : public Module<Sequential<Layers...>> {
   }
 
  private:
+  template <std::size_t I>
+  using layer_t = std::tuple_element_t<I, std::tuple<Layers...>>;
+
   template <std::size_t I, class X>
   auto apply(const X& x) const {
     if constexpr (I + 1 == sizeof...(Layers)) {
       return std::get<I>(layers_)(x);
-    } else if constexpr (detail::fuses_next<std::tuple_element_t<I, std::tuple<Layers...>>,
-                                            std::tuple_element_t<I + 1, std::tuple<Layers...>>,
-                                            X>) {
+    } else if constexpr (detail::fuses_next<layer_t<I>, layer_t<I + 1>, X>) {
       // Layer I + 1 runs in layer I's epilogue (Linear then ReLU): the same values, one pass
       // and one graph node less.
-      using Next = std::tuple_element_t<I + 1, std::tuple<Layers...>>;
-      auto y = std::get<I>(layers_)(x, Next::epilogue);
+      auto y = std::get<I>(layers_)(x, layer_t<I + 1>::epilogue);
       if constexpr (I + 2 == sizeof...(Layers))
         return y;
       else
