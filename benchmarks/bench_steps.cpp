@@ -86,9 +86,10 @@ void BM_step_simclr(benchmark::State& state) {
   using Encoder = nn::Sequential<nn::Linear<784, 512>, nn::ReLU, nn::Linear<512, 512>, nn::ReLU,
                                  nn::Linear<512, 128>>;
   using Projector = nn::Sequential<nn::Linear<128, 128>, nn::ReLU, nn::Linear<128, 64>>;
-  obj::SimCLR model(
-      Encoder(nn::Linear<784, 512>(g), {}, nn::Linear<512, 512>(g), {}, nn::Linear<512, 128>(g)),
-      Projector(nn::Linear<128, 128>(g), {}, nn::Linear<128, 64>(g)), 0.5);
+  // Braces: the layers draw their weights from g in the order written, whatever the compiler.
+  obj::SimCLR model{
+      Encoder{nn::Linear<784, 512>(g), {}, nn::Linear<512, 512>(g), {}, nn::Linear<512, 128>(g)},
+      Projector{nn::Linear<128, 128>(g), {}, nn::Linear<128, 64>(g)}, 0.5};
   const auto views = std::pair{uniform<float>({B, 784}, g), uniform<float>({B, 784}, g)};
   optim::AdamW<float> opt(model.parameters(), {.lr = 1e-3, .weight_decay = 0});
   train::StepContext ctx{.rng = &g};

@@ -33,8 +33,8 @@ std::string temp_path(const char* name) {
 
 TEST_CASE("Sequential names parameters as torch.nn.Sequential and counts them") {
   Generator g(1);
-  nn::Sequential<nn::Linear<6, 5>, nn::ReLU, nn::Dropout, nn::LayerNorm<5>, nn::Linear<5, 3>> net(
-      nn::Linear<6, 5>(g), {}, nn::Dropout(0.1), {}, nn::Linear<5, 3>(g));
+  nn::Sequential<nn::Linear<6, 5>, nn::ReLU, nn::Dropout, nn::LayerNorm<5>, nn::Linear<5, 3>> net{
+      nn::Linear<6, 5>(g), {}, nn::Dropout(0.1), {}, nn::Linear<5, 3>(g)};
   CHECK(names_of(net) ==
         std::vector<std::string>{"0.weight", "0.bias", "3.weight", "3.bias", "4.weight", "4.bias"});
   CHECK(net.num_parameters() == 6 * 5 + 5 + 5 + 5 + 5 * 3 + 3);
@@ -180,7 +180,7 @@ TEST_CASE("Sequential fuses a bias-free Linear on rank 3 too, and nothing it sho
 TEST_CASE("state dict round trip through safetensors, strict errors") {
   Generator g(5);
   using Net = nn::Sequential<nn::Linear<4, 6>, nn::BatchNorm<6>, nn::ReLU, nn::Linear<6, 2>>;
-  Net a(nn::Linear<4, 6>(g), {}, {}, nn::Linear<6, 2>(g));
+  Net a{nn::Linear<4, 6>(g), {}, {}, nn::Linear<6, 2>(g)};
   // Move the running statistics away from their initial values.
   a(Var<float, 2>(normal<float>({16, 4}, g)));
   const std::string path = temp_path("pretext_test_state.safetensors");
@@ -189,7 +189,7 @@ TEST_CASE("state dict round trip through safetensors, strict errors") {
   CHECK(f.contains("1.running_mean"));
   CHECK(f.entry("0.weight").shape == std::vector<std::int64_t>{6, 4});
 
-  Net b(nn::Linear<4, 6>(g), {}, {}, nn::Linear<6, 2>(g));
+  Net b{nn::Linear<4, 6>(g), {}, {}, nn::Linear<6, 2>(g)};
   const auto keep = b.get<0>().weight.data();
   nn::load_state_dict(b, path);
   CHECK(b.get<0>().weight.data().shares_storage(keep));  // loaded in place

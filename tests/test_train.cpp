@@ -42,7 +42,7 @@ using Classifier = train::SupervisedClassifier<Net>;
 
 Classifier make_classifier(std::uint64_t seed) {
   Generator g(seed);
-  return Classifier(Net(nn::Linear<8, 16>(g), {}, nn::Dropout(0.2), nn::Linear<16, 3>(g)));
+  return Classifier(Net{nn::Linear<8, 16>(g), {}, nn::Dropout(0.2), nn::Linear<16, 3>(g)});
 }
 
 /// One run's parts, built the same way each time.
@@ -143,7 +143,7 @@ TEST_CASE("gradient accumulation over equal micro-batches equals the full batch"
         ds, data::LoaderOptions{.batch_size = batch, .shuffle = false});
     Generator g(1);
     using Plain = nn::Sequential<nn::Linear<8, 16>, nn::Tanh, nn::Linear<16, 3>>;
-    train::SupervisedClassifier<Plain> m(Plain(nn::Linear<8, 16>(g), {}, nn::Linear<16, 3>(g)));
+    train::SupervisedClassifier<Plain> m(Plain{nn::Linear<8, 16>(g), {}, nn::Linear<16, 3>(g)});
     optim::SGD<float> opt(m.parameters(), {.lr = 0.5});
     train::Trainer t(m, loader, opt, optim::ConstantSchedule{},
                      {.max_steps = 2, .accumulate = accumulate, .progress = false});
