@@ -105,3 +105,22 @@ TEST_CASE("relu propagates NaN; activations handle infinities") {
   CHECK(s[1] == 0);
   CHECK(s[2] == 1);
 }
+
+TEST_CASE("gelu_tanh and its gradient keep their relative precision where they are tiny (float)") {
+  // For x in [-7, -3], 0.5 x (1 + tanh u) is 1e-15..1e-4 of x: computed that way in float,
+  // 1 + tanh u keeps a few digits or none (tanh rounds to -1). As x sigmoid(2u) it keeps ~1e-6.
+  Generator g(4);
+  const auto x = uniform<float>({1000}, g, -7.0f, -3.0f);
+  Var<float, 1> v(x, true);
+  const auto y = gelu_tanh(v);
+  sum(y).backward();
+  const double k = std::sqrt(2 / M_PI);
+  for (index_t i = 0; i < x.numel(); ++i) {
+    const double xi = x(i), u = k * (xi + 0.044715 * xi * xi * xi);
+    const double s = 1 / (1 + std::exp(-2 * u));
+    const double ref = xi * s, dref = s + 2 * xi * s * (1 - s) * k * (1 + 3 * 0.044715 * xi * xi);
+    CAPTURE(xi);
+    CHECK(std::abs(y.data()(i) - ref) <= 5e-5 * std::abs(ref));
+    CHECK(std::abs(v.grad()(i) - dref) <= 5e-5 * std::abs(dref));
+  }
+}

@@ -11,6 +11,7 @@
 namespace pretext::cpu::grad {
 
 using cpu::detail::gelu_erf;
+using cpu::detail::gelu_tanh_gate;
 using cpu::detail::splat;
 
 /// c ? a : b on scalars and batches.
@@ -69,16 +70,15 @@ struct GeluOfX {
   }
 };
 
-/// y = 0.5 x (1 + tanh u), u = sqrt(2/pi) (x + 0.044715 x^3).
+/// y = 0.5 x (1 + tanh u) = x s, s = sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3):
+/// s + 2 x s (1 - s) du/dx (as 1 + tanh u = 2s and 1 - tanh^2 u = 4 s (1 - s)).
 struct GeluTanhOfX {
   template <class X>
   PRETEXT_ALWAYS_INLINE X operator()(const X& g, const X& x) const {
-    const X k = splat<X>(0.79788456080286535588);
-    const X x2 = x * x;
-    const X t = xsimd::tanh(k * (x + splat<X>(0.044715) * x2 * x));
-    const X du = k * (splat<X>(1.0) + splat<X>(3.0 * 0.044715) * x2);
-    const X half = splat<X>(0.5);
-    return g * (half * (splat<X>(1.0) + t) + half * x * (splat<X>(1.0) - t * t) * du);
+    const X s = gelu_tanh_gate(x);
+    const X du =
+        splat<X>(0.79788456080286535588) * (splat<X>(1.0) + splat<X>(3.0 * 0.044715) * x * x);
+    return g * (s + splat<X>(2.0) * x * s * (splat<X>(1.0) - s) * du);
   }
 };
 
