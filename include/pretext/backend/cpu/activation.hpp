@@ -117,8 +117,7 @@ namespace detail {
 /// cancellation in 1 + tanh u for negative x.
 template <class X>
 PRETEXT_ALWAYS_INLINE X gelu_tanh_gate(const X& x) {
-  const X two_u = splat<X>(2 * 0.79788456080286535588) * (x + splat<X>(0.044715) * x * x * x);
-  return splat<X>(1.0) / (splat<X>(1.0) + xsimd::exp(-two_u));
+  return Sigmoid{}(splat<X>(2 * 0.79788456080286535588) * (x + splat<X>(0.044715) * x * x * x));
 }
 }  // namespace detail
 
