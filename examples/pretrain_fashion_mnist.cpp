@@ -14,7 +14,7 @@
 //
 // Default: SimCLR, 6 epochs, 3 seeds for 1% and 10%, one run at 100%; about 9.5 minutes on the
 // 2 cores of the Zen 3 VM, the slowest machine this project runs on (6 epochs is what fits the
-// 10-minute budget there; --epochs 10 took 7.3 minutes on a Zen 5 and 14 on the Zen 3).
+// 10-minute budget there; --epochs 10 took 7.3 minutes on a Zen 5 and about 12 on the Zen 3).
 // --full-floors also trains from scratch at 10% and 100% and probes the random-init features
 // with all labels (the bracketed numbers of the README's table); --no-floors skips the floors
 // (they do not depend on the objective).
