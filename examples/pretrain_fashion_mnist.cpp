@@ -14,7 +14,8 @@
 //
 // Default: SimCLR, 6 epochs, 3 seeds for 1% and 10%, one run at 100%; about 9.5 minutes on the
 // 2 cores of the Zen 3 VM, the slowest machine this project runs on (6 epochs is what fits the
-// 10-minute budget there; --epochs 10 took 7.3 minutes on a Zen 5 and about 12 on the Zen 3).
+// 10-minute budget there; --epochs 10 took 7.3 minutes on a Zen 5, and on the Zen 3 10.5
+// without the floors).
 // --full-floors also trains from scratch at 10% and 100% and probes the random-init features
 // with all labels (the bracketed numbers of the README's table); --no-floors skips the floors
 // (they do not depend on the objective).
@@ -324,13 +325,14 @@ int main(int argc, char** argv) {
       std::vector<double> probe, knn;
       double chosen_wd = 1e-3;
       for (const Subset& s : subsets) {
-        if (!all_labels && s.fraction == 1.0) continue;
+        if (!all_labels && s.fraction == 1.0) continue;  // last subset: add_rows' order holds
         const auto x = data::take_rows(ftrain, s.rows);
         const auto y = data::take_rows(train.y, s.rows);
         auto t0 = std::chrono::steady_clock::now();
         // Weight decay chosen on a validation split of each 1% subset and of the 10% subset of
-        // seed 0; the other 10% subsets and all labels reuse that choice in one fit (a fit on
-        // 6,000 x 3136 features takes 3-4 s here, on 60,000 about 50 s).
+        // seed 0; the other 10% subsets and all labels reuse that choice in one fit (one fit on
+        // 6,000 x 3136 features took about 5 s on the Zen 3, on 60,000 about 60 s; choosing
+        // among three decays triples the first).
         eval::ProbeOptions po{.weight_decays = {1e-4, 1e-3, 1e-2}, .seed = s.seed};
         if (s.fraction == 1.0 || (s.fraction == 0.1 && s.seed > 0)) po.weight_decays = {chosen_wd};
         const auto p = eval::linear_probe(x, y, ftest, test.y, po);
