@@ -67,7 +67,7 @@ void store_row_partial(const T* acc, T* c, index_t n, const TileStore<T>& st, co
   PRETEXT_GEMM_ROW("%c[r3]+", 3, u, bc, fma, esz)                \
   PRETEXT_GEMM_ROW("%c[r4]+", 4, u, bc, fma, esz)                \
   PRETEXT_GEMM_ROW("%c[r5]+", 5, u, bc, fma, esz)
-// The whole loop: zero the 12 accumulators, then kc / 4 trips of four steps, each trip with one
+// The whole loop: zero the 12 accumulators, then `trips` trips of four steps, each trip with one
 // prefetch of B eight steps ahead (B streams from L2) and one loop test.
 #define PRETEXT_GEMM_K_LOOP(bc, fma, esz)                                                  \
   asm volatile(                                                                            \
@@ -102,34 +102,26 @@ void store_row_partial(const T* acc, T* c, index_t n, const TileStore<T>& st, co
 template <class T>
 using ymm = typename simd::batch<T>::register_type;
 
-/// acc (6, NR) = packed A (6, kc), row stride KS, times packed B (kc, NR) with NR two vectors
-/// (16 floats or 8 doubles): the full tile on AVX2, its K loop in assembly, four steps a trip.
-/// c[2 i + j] is row i, vector j.
+/// c (6, NR) = packed A (6, 4 * trips), row stride KS, times packed B (4 * trips, NR), NR two
+/// vectors (16 floats or 8 doubles): the first 4 * trips k steps of the full tile on AVX2, in
+/// assembly; microkernel() does the last kc % 4. c[2 i + j] is row i, vector j.
 ///
 /// Why assembly: compiled from the loop in microkernel(), each k step also paid a loop test,
 /// the prefetch test and pointer moves (8 scalar instructions next to 12 FMAs), and unrolling
 /// made GCC fold the B loads into the FMAs (12 loads a step, not 2) and copy accumulators
 /// between registers. Here a step is 2 loads, 6 broadcasts and 12 FMAs, and a trip adds one
-/// prefetch and one loop test. On the Zen 3 VM this took SGEMM from 0.76-0.82 of OpenBLAS to
-/// about 1.0 at two threads, and a few percent at one.
+/// prefetch and one loop test. On the Zen 3 VM this (with KC 384, which alone measured level)
+/// took SGEMM on the DL shapes of bench_gemm from 0.70-0.95 of OpenBLAS to 0.94-1.04 at two
+/// threads and from 0.84-0.96 to 0.94-1.01 at one.
 template <class T>
-void k_loop_avx2(index_t kc, const T* a, const T* b, ymm<T> (&c)[12]) {
+void k_loop_avx2(index_t trips, const T* a, const T* b, ymm<T> (&c)[12]) {
   using G = GemmBlocking<T>;
   static_assert(G::MR == 6 && G::NR * sizeof(T) == 64);
   constexpr index_t row_bytes = G::KS * static_cast<index_t>(sizeof(T));
-  index_t trips = kc / 4;
   if constexpr (std::is_same_v<T, float>)
     PRETEXT_GEMM_K_LOOP("ss", "ps", "4");
   else
     PRETEXT_GEMM_K_LOOP("sd", "pd", "8");
-  for (index_t k = kc & ~index_t(3); k < kc; ++k, ++a, b += G::NR) {  // the last kc % 4 steps
-    const auto b0 = simd::batch<T>::load_aligned(b), b1 = simd::batch<T>::load_aligned(b + G::W);
-    for (int i = 0; i < 6; ++i) {
-      const simd::batch<T> ai(a[i * G::KS]);
-      c[2 * i] = simd::fmadd<T>(ai, b0, simd::batch<T>(c[2 * i]));
-      c[2 * i + 1] = simd::fmadd<T>(ai, b1, simd::batch<T>(c[2 * i + 1]));
-    }
-  }
 }
 #undef PRETEXT_GEMM_K_LOOP
 #undef PRETEXT_GEMM_STEP
@@ -164,15 +156,13 @@ void microkernel(index_t kc, const T* PRETEXT_RESTRICT a, const T* PRETEXT_RESTR
   }
 
   V acc[MR][NV];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) acc[i][j] = V(T(0));
-
+  index_t k = 0;
 #if defined(PRETEXT_GEMM_ASM_AVX2)
   if constexpr (MR == 6 && NV == 2 && W * sizeof(T) == 32) {
     ymm<T> regs[12];
-    k_loop_avx2<T>(kc, a, b, regs);
+    k = kc & ~index_t(3);
+    k_loop_avx2<T>(k / 4, a, b, regs);
+    b += k * NR;
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
@@ -180,24 +170,29 @@ void microkernel(index_t kc, const T* PRETEXT_RESTRICT a, const T* PRETEXT_RESTR
   } else
 #endif
   {
-    index_t k = 0;
-    for (; k < kc; ++k) {
-      // The B block streams from L2: ask for its lines a few steps ahead.
-      if ((k & 3) == 0) {
-        __builtin_prefetch(b + 8 * NR);
-        __builtin_prefetch(b + 8 * NR + 2 * W);
-      }
-      V bv[NV];
-#pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) bv[j] = V::load_aligned(b + j * W);
 #pragma GCC unroll 16
-      for (int i = 0; i < MR; ++i) {
-        const V ai(a[i * KS + k]);
+    for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
-        for (int j = 0; j < NV; ++j) acc[i][j] = simd::fmadd<T>(ai, bv[j], acc[i][j]);
-      }
-      b += NR;
+      for (int j = 0; j < NV; ++j) acc[i][j] = V(T(0));
+  }
+
+  // The K loop (what the assembly left of it, if any).
+  for (; k < kc; ++k) {
+    // The B block streams from L2: ask for its lines a few steps ahead.
+    if ((k & 3) == 0) {
+      __builtin_prefetch(b + 8 * NR);
+      __builtin_prefetch(b + 8 * NR + 2 * W);
     }
+    V bv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) bv[j] = V::load_aligned(b + j * W);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const V ai(a[i * KS + k]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[i][j] = simd::fmadd<T>(ai, bv[j], acc[i][j]);
+    }
+    b += NR;
   }
 
   if (spill) {

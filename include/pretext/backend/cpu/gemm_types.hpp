@@ -48,9 +48,9 @@ struct GemmBlocking {
   // so a 768-wide layer is one N block and A is packed once. KC 256..512 and MR 12 measured
   // within noise of this on the Xeon; all reach about 150 GFLOP/s per core, its FMA peak.
   // AVX2 (Zen 3: L1 32K, L2 512K): A panel 6 x 384 floats = 9K; B block 384 x 256 = 384K.
-  // KC 384 rather than 256 reads and writes C a third less often: on the Zen 3 VM it ran
-  // 1.0-1.3x faster than KC 256 with the C++ kernel (the gain largest in the VM's slow phases)
-  // and level with it with the assembly one; KC 512 with NC 128 or 192 was no better.
+  // KC 384 rather than 256 reads and writes C a third less often; on the Zen 3 VM, with the
+  // assembly kernel, it measured level with KC 256 in paired runs (within +-3%), as did KC 320,
+  // 448 and 512 (NC 128-256).
   static constexpr index_t KC = 384 * 4 / static_cast<index_t>(sizeof(T));
   static constexpr std::size_t l2_bytes = wide_regs ? (5u << 18) : (3u << 17);
   static constexpr index_t NC_max = static_cast<index_t>(l2_bytes / (KC * sizeof(T))) / NR * NR;
