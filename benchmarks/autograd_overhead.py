@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Autograd bookkeeping overhead per op: pretext (bench_autograd) next to PyTorch, same chain.
 
+    bash scripts/setup.sh torch       # once: Debian's python3-torch
     /usr/bin/python3 benchmarks/autograd_overhead.py --build build
 
 The chain: x, w of 16 floats; `steps` times y = tanh(y * w); then sum(y).backward(). Per-op time

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Layers forward + backward, pretext (bench_layers) next to PyTorch in the same invocation.
 
+    bash scripts/setup.sh torch       # once: Debian's python3-torch
     /usr/bin/python3 benchmarks/layers_vs_torch.py --build build [--threads 2]
 
 Runs build/benchmarks/bench_layers (median of 5 repetitions) and the same shapes in PyTorch

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Whole pre-training steps, pretext (bench_steps) next to PyTorch in the same invocation.
 
+    bash scripts/setup.sh torch       # once: Debian's python3-torch
     /usr/bin/python3 benchmarks/steps_vs_torch.py --build build [--threads 2] [--repeat 3]
         [--json out.json]
 

@@ -7,6 +7,7 @@ same ops in PyTorch (Debian's python3-torch; run with /usr/bin/python3) in one s
 thread count, then prints one Markdown table: median ms per call of each side and the ratio
 torch / pretext (above 1: pretext is faster).
 
+    bash scripts/setup.sh torch       # once: Debian's python3-torch
     /usr/bin/python3 benchmarks/torch_compare.py --build build
 
 PyTorch's BLAS only honours the thread count through OPENBLAS_NUM_THREADS, and its OpenMP

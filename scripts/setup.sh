@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages pretext needs, only those that are missing. Silent when all are
-# present. Usage: scripts/setup.sh [core|test|demo|bench|fuzz|all]   (default: all)
+# present. Usage: scripts/setup.sh [core|test|demo|bench|fuzz|torch|all]   (default: all)
+# torch: Debian's PyTorch for the scripts that compare with it or write the test fixtures
+# (tests/fixtures/make_fixtures.py, benchmarks/*.py); about 1 GB, so not part of all.
 set -euo pipefail
 
 core=(g++ cmake make libeigen3-dev libxsimd-dev)
@@ -9,6 +11,7 @@ test=(doctest-dev)
 demo=(zlib1g-dev nlohmann-json3-dev libstb-dev dataset-fashion-mnist)
 bench=(libbenchmark-dev libopenblas-dev pkg-config)
 fuzz=(clang libclang-rt-14-dev)
+torch=(python3-torch)
 
 case "${1:-all}" in
   core) want=("${core[@]}") ;;
@@ -16,8 +19,9 @@ case "${1:-all}" in
   demo) want=("${core[@]}" "${demo[@]}") ;;
   bench) want=("${core[@]}" "${bench[@]}") ;;
   fuzz) want=("${core[@]}" "${demo[@]}" "${fuzz[@]}") ;;
+  torch) want=("${core[@]}" "${bench[@]}" "${torch[@]}") ;;
   all) want=("${core[@]}" "${test[@]}" "${demo[@]}" "${bench[@]}" "${fuzz[@]}") ;;
-  *) echo "usage: $0 [core|test|demo|bench|fuzz|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [core|test|demo|bench|fuzz|torch|all]" >&2; exit 2 ;;
 esac
 
 missing=()
