@@ -41,6 +41,17 @@ inline Encoder make_encoder(Generator& g) {
                  {}, std::move(fc), {});
 }
 
+/// The encoder up to its flatten: (B, 784) -> (B, 3136) conv features. Fine-tuning starts from
+/// it with the linear probe's head (LP-FT), since the probe reads these features.
+using ConvEncoder = nn::Sequential<ToImage, nn::Conv2d<1, 32>, nn::ReLU, nn::MaxPool2d,
+                                   nn::Conv2d<32, 64>, nn::ReLU, nn::MaxPool2d, nn::Flatten>;
+
+/// A copy of e's conv layers as a ConvEncoder.
+inline ConvEncoder conv_encoder(const Encoder& e) {
+  return ConvEncoder({}, e.get<1>().clone(), {}, nn::MaxPool2d(2), e.get<4>().clone(), {},
+                     nn::MaxPool2d(2), {});
+}
+
 /// The conv features (B, 3136) of pixel rows (B, 784): the encoder up to its flatten, which is
 /// what the probe and kNN read (the reference protocol probes frozen conv features).
 inline Var<float, 2> conv_features(const Encoder& e, const Var<float, 2>& x) {

@@ -371,6 +371,36 @@ TEST_CASE("LogisticRegression: fit, predict, probabilities and warm start") {
   CHECK(again.f == doctest::Approx(res.f).epsilon(1e-9));
 }
 
+TEST_CASE("probe_as_linear: the folded layer gives the probe's logits on raw features") {
+  // Columns on very different scales and offsets, so the folding of the standardisation shows.
+  auto [x, y] = blobs<float>(240, 6, 4, 3.0, 12);
+  for (index_t i = 0; i < x.size(0); ++i)
+    for (index_t j = 0; j < 6; ++j) x(i, j) = x(i, j) * static_cast<float>(1 + 10 * j) + 5.0f * j;
+  const auto st = ev::fit_standardizer(x);
+  ev::LogisticRegression<float> lr(ev::LogisticOptions{.weight_decay = 1e-2});
+  CHECK_THROWS_AS(ev::probe_as_linear(st, lr), config_error);  // not fitted yet
+  lr.fit(st.transform(x), y);
+  const auto want = lr.decision_function(st.transform(x));  // (240, 4)
+  const auto layer = ev::probe_as_linear<6, 4>(st, lr);
+  CHECK(layer.in_features() == 6);
+  CHECK(layer.out_features() == 4);
+  NoGrad no_grad;
+  const auto got = layer(Var<float, 2>(x)).data();
+  double worst = 0;
+  for (index_t i = 0; i < want.size(0); ++i)
+    for (index_t c = 0; c < 4; ++c)
+      worst = std::max(worst, std::abs(static_cast<double>(got(i, c) - want(i, c))) /
+                                  (1.0 + std::abs(static_cast<double>(want(i, c)))));
+  CHECK(worst < 1e-4);
+  // The same predictions, so the same accuracy: the fold loses nothing a probe would measure.
+  CHECK(ev::accuracy(argmax(got, 1), y) == doctest::Approx(lr.score(st.transform(x), y)));
+  // A dynamic layer, a static width that disagrees, and a standardizer of another width.
+  CHECK(ev::probe_as_linear(st, lr).in_features() == 6);
+  CHECK_THROWS_AS((ev::probe_as_linear<5, 4>(st, lr)), config_error);
+  const auto other = ev::fit_standardizer(x.narrow(1, 0, 5).contiguous());
+  CHECK_THROWS_AS(ev::probe_as_linear(other, lr), shape_error);
+}
+
 // ---- linear probe -----------------------------------------------------------------------------
 
 TEST_CASE("linear_probe: near 100% on separable data, chance on random labels") {
