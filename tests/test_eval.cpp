@@ -471,6 +471,59 @@ TEST_CASE("linear_probe: the weight decay is chosen on the seeded validation spl
   CHECK(single.weight_decay == 1e-4);
 }
 
+TEST_CASE("fit_linear_probe: the probe linear_probe scores, kept for predictions and LP-FT") {
+  // Columns on very different scales, so that a probe that skipped its standardisation on new
+  // features would predict differently.
+  auto [xtr, ytr] = blobs<float>(300, 8, 3, 2.0, 41);
+  auto [xte, yte] = blobs<float>(200, 8, 3, 2.0, 42);
+  for (auto* x : {&xtr, &xte})
+    for (index_t i = 0; i < x->size(0); ++i)
+      for (index_t j = 0; j < 8; ++j) (*x)(i, j) = (*x)(i, j) * float(1 + 7 * j) + float(3 * j);
+  ev::ProbeOptions o;
+  o.weight_decays = {1e-4, 1e-2, 1.0};
+  o.seed = 5;
+  const auto probe = ev::fit_linear_probe(xtr, ytr, o);
+  const auto r = ev::linear_probe(xtr, ytr, xte, yte, o);
+  // The same fit: the same choice, the same model, and its score is linear_probe's accuracy.
+  CHECK(probe.result.weight_decay == r.weight_decay);
+  CHECK(probe.result.val_accuracies == r.val_accuracies);
+  CHECK(probe.result.iterations == r.iterations);
+  CHECK(probe.result.train_accuracy == r.train_accuracy);
+  CHECK(std::isnan(probe.result.accuracy));  // no test set seen
+  CHECK(probe.score(xte, yte) == r.accuracy);
+  CHECK(r.accuracy > 0.9);
+  // predict and score take raw features and standardise them; the model alone on raw features
+  // gives other logits.
+  CHECK(probe.predict(xte).to_vector() ==
+        probe.model.predict(probe.standardizer.transform(xte)).to_vector());
+  const auto mine = probe.decision_function(xte), bare = probe.model.decision_function(xte);
+  double apart = 0;
+  for (index_t i = 0; i < mine.numel(); ++i)
+    apart = std::max(apart, std::abs(double(mine.data()[i]) - bare.data()[i]));
+  CHECK(apart > 1.0);
+  // Folded into a layer: the same logits on raw features.
+  const auto layer = ev::probe_as_linear<8, 3>(probe);
+  NoGrad no_grad;
+  const auto got = layer(Var<float, 2>(xte)).data();
+  const auto want = probe.decision_function(xte);
+  double worst = 0;
+  for (index_t i = 0; i < want.numel(); ++i)
+    worst = std::max(worst, std::abs(double(got.data()[i]) - want.data()[i]) /
+                                (1.0 + std::abs(double(want.data()[i]))));
+  CHECK(worst < 1e-4);
+  // Without standardisation the probe's standardizer is the identity.
+  o.standardize = false;
+  const auto raw = ev::fit_linear_probe(xtr, ytr, o);
+  CHECK(raw.standardizer.transform(xte).to_vector() == xte.to_vector());
+  CHECK(raw.score(xte, yte) == ev::linear_probe(xtr, ytr, xte, yte, o).accuracy);
+  // Bad use names the operation.
+  CHECK_THROWS_WITH_AS(ev::fit_linear_probe(xtr, ytr.narrow(0, 0, 10).contiguous()),
+                       doctest::Contains("fit_linear_probe"), shape_error);
+  o.weight_decays = {};
+  CHECK_THROWS_WITH_AS(ev::fit_linear_probe(xtr, ytr, o), doctest::Contains("fit_linear_probe"),
+                       config_error);
+}
+
 TEST_CASE("linear_probe: one example per class, and a 1% stratified subset") {
   const auto [x, y] = blobs<float>(1000, 12, 10, 3.0, 31);
   const auto [xte, yte] = blobs<float>(500, 12, 10, 3.0, 32);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The linear probe: multinomial logistic regression on frozen, standardised features, fitted
 // full-batch with L-BFGS, with the weight decay chosen on a seeded validation split. The
-// standard judge of a pre-trained encoder (SimCLR, BYOL, MAE report it).
+// standard judge of a pre-trained encoder (SimCLR, BYOL, MAE report it). fit_linear_probe
+// returns the fitted probe (its standardisation and model); linear_probe fits and scores it.
 //
 //   x (N, D) features, y (N) int64 labels in [0, C), weight W (C, D), bias b (C),
 //   logits Z = x W^T + b (N, C).
@@ -17,7 +18,6 @@
 #include <cstdint>
 #include <limits>
 #include <numeric>
-#include <tuple>  // std::tie
 #include <type_traits>
 #include <vector>
 
@@ -270,54 +270,88 @@ struct ProbeResult {
   index_t val_size = 0;                ///< examples in the validation split (0: none)
 };
 
-/// Linear-probe accuracy of features: standardise with the training statistics; when several
-/// weight decays are given, fit each on a seeded class-stratified split of train (val_fraction
-/// of each class held out; a class with one example stays in training) and keep the best by
-/// validation accuracy (ties: the larger wd); then refit on all of train with that wd and
-/// measure test accuracy.
+/// A linear probe fitted by fit_linear_probe: the standardisation it applies, the model fitted
+/// on standardised features, and how the weight decay was chosen. Its predict and score take raw
+/// features (N, D); eval::probe_as_linear folds it into one nn::Linear (LP-FT's head).
+template <floating T>
+struct LinearProbe {
+  Standardizer<T> standardizer;  ///< the training features' mean and std (identity if not asked)
+  LogisticRegression<T> model;   ///< fitted on standardizer.transform(train features)
+  ProbeResult result;            ///< accuracy is NaN: fit_linear_probe sees no test set
+
+  /// Logits (N, C) of raw features x (N, D).
+  Tensor<T, 2> decision_function(const Tensor<T, 2>& x) const {
+    return model.decision_function(standardizer.transform(x));
+  }
+  /// Class of each row (N); ties go to the lower class id.
+  Tensor<std::int64_t, 1> predict(const Tensor<T, 2>& x) const {
+    return argmax(decision_function(x), 1);
+  }
+  /// Accuracy of predict(x) against y.
+  double score(const Tensor<T, 2>& x, const Tensor<std::int64_t, 1>& y) const {
+    check_rows_match(x, y, "LinearProbe::score", "the");
+    return accuracy(predict(x), y);
+  }
+};
+
+namespace probe_detail {
+
+inline void check_options(const ProbeOptions& options, const char* op) {
+  const auto& wds = options.weight_decays;
+  PRETEXT_CHECK(!wds.empty(), config_error, "pretext::eval::", op,
+                ": weight_decays is empty; give at least one (0 for none)");
+  for (double wd : wds)
+    PRETEXT_CHECK(wd >= 0 && std::isfinite(wd), config_error, "pretext::eval::", op,
+                  ": weight decay ", wd, " must be finite and >= 0");
+  PRETEXT_CHECK(options.val_fraction >= 0 && options.val_fraction < 1, config_error,
+                "pretext::eval::", op, ": val_fraction ", options.val_fraction,
+                " must be in [0, 1)");
+  PRETEXT_CHECK(wds.size() == 1 || options.val_fraction > 0, config_error, "pretext::eval::", op,
+                ": ", wds.size(),
+                " weight decays but val_fraction is 0; choosing one needs a validation split, "
+                "or give a single weight decay");
+}
+
+/// mean 0, scale 1: what the probe applies when options.standardize is false.
+template <floating T>
+Standardizer<T> identity_standardizer(index_t D) {
+  return Standardizer<T>{Tensor<T, 1>::zeros(Shape<1>{D}), Tensor<T, 1>::ones(Shape<1>{D})};
+}
+
+}  // namespace probe_detail
+
+/// Fits a linear probe on features train_x (N, D) and labels train_y (N): standardise with the
+/// training statistics; when several weight decays are given, fit each on a seeded
+/// class-stratified split of train (val_fraction of each class held out; a class with one
+/// example stays in training) and keep the best by validation accuracy (ties: the larger wd);
+/// then refit on all of train with that wd.
 ///
 /// Fits run from the largest wd to the smallest, each starting from the previous solution (a
 /// regularisation path: later fits start close to their optimum), and the final fit starts from
 /// the chosen one; so the result depends only on the data and the options. When the validation
 /// split would be empty (a handful of examples), the largest wd is used without selection.
 ///
-/// Throws shape_error when features and labels disagree in count or train and test in width
-/// (both shapes in the message), config_error for bad options or labels.
+/// Throws shape_error when features and labels disagree in count, config_error for bad options
+/// or labels.
 template <floating T>
-ProbeResult linear_probe(const Tensor<T, 2>& train_x, const Tensor<std::int64_t, 1>& train_y,
-                         const Tensor<T, 2>& test_x, const Tensor<std::int64_t, 1>& test_y,
-                         const ProbeOptions& options = {}) {
-  check_rows_match(train_x, train_y, "linear_probe", "train");
-  check_rows_match(test_x, test_y, "linear_probe", "test");
-  check_widths_match(train_x, test_x, "linear_probe");
-  const auto& wds = options.weight_decays;
-  PRETEXT_CHECK(!wds.empty(), config_error,
-                "pretext::eval::linear_probe: weight_decays is empty; give at least one (0 for "
-                "none)");
-  for (double wd : wds)
-    PRETEXT_CHECK(wd >= 0 && std::isfinite(wd), config_error,
-                  "pretext::eval::linear_probe: weight decay ", wd, " must be finite and >= 0");
-  PRETEXT_CHECK(options.val_fraction >= 0 && options.val_fraction < 1, config_error,
-                "pretext::eval::linear_probe: val_fraction ", options.val_fraction,
-                " must be in [0, 1)");
-  PRETEXT_CHECK(wds.size() == 1 || options.val_fraction > 0, config_error,
-                "pretext::eval::linear_probe: ", wds.size(),
-                " weight decays but val_fraction is 0; choosing one needs a validation split, "
-                "or give a single weight decay");
+LinearProbe<T> fit_linear_probe(const Tensor<T, 2>& train_x, const Tensor<std::int64_t, 1>& train_y,
+                                const ProbeOptions& options = {}) {
+  check_rows_match(train_x, train_y, "fit_linear_probe", "train");
+  probe_detail::check_options(options, "fit_linear_probe");
   PRETEXT_CHECK(train_x.size(0) >= 1, config_error,
-                "pretext::eval::linear_probe: no training examples (train features are ",
+                "pretext::eval::fit_linear_probe: no training examples (train features are ",
                 pretext::detail::shape_string(train_x.shape()), ")");
   const index_t C = options.num_classes > 0
                         ? options.num_classes
-                        : std::max<index_t>({count_classes(train_y, "linear_probe"),
-                                             count_classes(test_y, "linear_probe"), index_t{1}});
-  check_labels(train_y, C, "linear_probe", "train");
-  check_labels(test_y, C, "linear_probe", "test");
+                        : std::max<index_t>(count_classes(train_y, "fit_linear_probe"), index_t{1});
+  check_labels(train_y, C, "fit_linear_probe", "train");
 
-  Tensor<T, 2> xs = train_x, xt = test_x;
-  if (options.standardize) std::tie(xs, xt) = standardize(train_x, test_x);
-
-  ProbeResult r;
+  LinearProbe<T> out{options.standardize ? fit_standardizer(train_x)
+                                         : probe_detail::identity_standardizer<T>(train_x.size(1)),
+                     LogisticRegression<T>(), ProbeResult{}};
+  const auto xs = out.standardizer.transform(train_x);
+  ProbeResult& r = out.result;
+  r.accuracy = std::nan("");
   r.num_classes = C;
   LogisticOptions lo;
   lo.max_iter = options.max_iter;
@@ -325,9 +359,11 @@ ProbeResult linear_probe(const Tensor<T, 2>& train_x, const Tensor<std::int64_t,
   lo.history = options.history;
   lo.num_classes = C;
   lo.warm_start = true;
-  LogisticRegression<T> model(lo);
+  LogisticRegression<T>& model = out.model;
+  model.options() = lo;
 
   // Candidates from the largest wd down (stable for equal values).
+  const auto& wds = options.weight_decays;
   std::vector<std::size_t> order(wds.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
   std::stable_sort(order.begin(), order.end(),
@@ -369,7 +405,35 @@ ProbeResult linear_probe(const Tensor<T, 2>& train_x, const Tensor<std::int64_t,
   r.converged = fit.converged();
   r.train_loss = fit.f;
   r.train_accuracy = model.score(xs, train_y);
-  r.accuracy = test_x.size(0) > 0 ? model.score(xt, test_y) : std::nan("");
+  return out;
+}
+
+/// Linear-probe accuracy of features: fit_linear_probe on (train_x, train_y), then its accuracy
+/// on (test_x, test_y) (NaN for an empty test set). Use fit_linear_probe to keep the probe.
+///
+/// Throws shape_error when features and labels disagree in count or train and test in width
+/// (both shapes in the message), config_error for bad options or labels.
+template <floating T>
+ProbeResult linear_probe(const Tensor<T, 2>& train_x, const Tensor<std::int64_t, 1>& train_y,
+                         const Tensor<T, 2>& test_x, const Tensor<std::int64_t, 1>& test_y,
+                         const ProbeOptions& options = {}) {
+  check_rows_match(train_x, train_y, "linear_probe", "train");
+  check_rows_match(test_x, test_y, "linear_probe", "test");
+  check_widths_match(train_x, test_x, "linear_probe");
+  probe_detail::check_options(options, "linear_probe");
+  PRETEXT_CHECK(train_x.size(0) >= 1, config_error,
+                "pretext::eval::linear_probe: no training examples (train features are ",
+                pretext::detail::shape_string(train_x.shape()), ")");
+  ProbeOptions o = options;
+  o.num_classes = options.num_classes > 0
+                      ? options.num_classes
+                      : std::max<index_t>({count_classes(train_y, "linear_probe"),
+                                           count_classes(test_y, "linear_probe"), index_t{1}});
+  check_labels(train_y, o.num_classes, "linear_probe", "train");
+  check_labels(test_y, o.num_classes, "linear_probe", "test");
+  const auto probe = fit_linear_probe(train_x, train_y, o);
+  ProbeResult r = probe.result;
+  r.accuracy = test_x.size(0) > 0 ? probe.score(test_x, test_y) : std::nan("");
   return r;
 }
 

@@ -53,4 +53,10 @@ nn::Linear<In, Out, T> probe_as_linear(const Standardizer<T>& standardizer,
   return layer;
 }
 
+/// A probe from fit_linear_probe as one Linear<In, Out> on raw features (see above).
+template <index_t In = nn::dynamic, index_t Out = nn::dynamic, floating T>
+nn::Linear<In, Out, T> probe_as_linear(const LinearProbe<T>& probe) {
+  return probe_as_linear<In, Out>(probe.standardizer, probe.model);
+}
+
 }  // namespace pretext::eval
