@@ -365,10 +365,10 @@ int main(int argc, char** argv) {
     const double pretrained_eval_seconds = seconds_since(t_part);
     // Fine-tuning the pre-trained encoder is LP-FT: its conv layers with the linear probe's head
     // (the probe fitted on the subset above, folded into a Linear on raw features), all trained
-    // at lr 1e-4. Started from a random head on the encoder's 128-wide
-    // output at lr 2e-3 (the scratch recipe below, this demo until 2026-12-07), fine-tuning lost
-    // 1.6 points of the probe's accuracy at 1%; lower rates for the encoder and a random head on
-    // the conv features won back about one of them.
+    // at lr 1e-4. Started from a random head on the encoder's 128-wide output at lr 2e-3 (the
+    // scratch recipe below, this demo until 2026-12-07), fine-tuning lost 1.6 points of the
+    // probe's accuracy at 1%; lower rates for the encoder and a random head on the conv features
+    // won back about one of them.
     auto lp_ft = [&](const Subset& s, std::size_t k) {
       return train::fine_tune(
           example::conv_encoder(pretrained),
