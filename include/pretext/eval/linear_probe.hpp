@@ -318,38 +318,29 @@ Standardizer<T> identity_standardizer(index_t D) {
   return Standardizer<T>{Tensor<T, 1>::zeros(Shape<1>{D}), Tensor<T, 1>::ones(Shape<1>{D})};
 }
 
-}  // namespace probe_detail
-
-/// Fits a linear probe on features train_x (N, D) and labels train_y (N): standardise with the
-/// training statistics; when several weight decays are given, fit each on a seeded
-/// class-stratified split of train (val_fraction of each class held out; a class with one
-/// example stays in training) and keep the best by validation accuracy (ties: the larger wd);
-/// then refit on all of train with that wd.
-///
-/// Fits run from the largest wd to the smallest, each starting from the previous solution (a
-/// regularisation path: later fits start close to their optimum), and the final fit starts from
-/// the chosen one; so the result depends only on the data and the options. When the validation
-/// split would be empty (a handful of examples), the largest wd is used without selection.
-///
-/// Throws shape_error when features and labels disagree in count, config_error for bad options
-/// or labels.
+/// fit_linear_probe's work, its errors naming `op` (the function the user called). With
+/// test_y, C counts its labels too and they are checked before any fit.
 template <floating T>
-LinearProbe<T> fit_linear_probe(const Tensor<T, 2>& train_x, const Tensor<std::int64_t, 1>& train_y,
-                                const ProbeOptions& options = {}) {
-  check_rows_match(train_x, train_y, "fit_linear_probe", "train");
-  probe_detail::check_options(options, "fit_linear_probe");
-  PRETEXT_CHECK(train_x.size(0) >= 1, config_error,
-                "pretext::eval::fit_linear_probe: no training examples (train features are ",
+LinearProbe<T> fit(const Tensor<T, 2>& train_x, const Tensor<std::int64_t, 1>& train_y,
+                   const ProbeOptions& options, const char* op,
+                   const Tensor<std::int64_t, 1>* test_y = nullptr) {
+  check_rows_match(train_x, train_y, op, "train");
+  check_options(options, op);
+  PRETEXT_CHECK(train_x.size(0) >= 1, config_error, "pretext::eval::", op,
+                ": no training examples (train features are ",
                 pretext::detail::shape_string(train_x.shape()), ")");
-  const index_t C = options.num_classes > 0
-                        ? options.num_classes
-                        : std::max<index_t>(count_classes(train_y, "fit_linear_probe"), index_t{1});
-  check_labels(train_y, C, "fit_linear_probe", "train");
+  index_t C = options.num_classes;
+  if (C <= 0) {
+    C = std::max<index_t>(count_classes(train_y, op), 1);
+    if (test_y) C = std::max(C, count_classes(*test_y, op));
+  }
+  check_labels(train_y, C, op, "train");
+  if (test_y) check_labels(*test_y, C, op, "test");
 
-  LinearProbe<T> out{options.standardize ? fit_standardizer(train_x)
-                                         : probe_detail::identity_standardizer<T>(train_x.size(1)),
-                     LogisticRegression<T>(), ProbeResult{}};
-  const auto xs = out.standardizer.transform(train_x);
+  LinearProbe<T> out{
+      options.standardize ? fit_standardizer(train_x) : identity_standardizer<T>(train_x.size(1)),
+      LogisticRegression<T>(), ProbeResult{}};
+  const Tensor<T, 2> xs = options.standardize ? out.standardizer.transform(train_x) : train_x;
   ProbeResult& r = out.result;
   r.accuracy = std::nan("");
   r.num_classes = C;
@@ -400,16 +391,38 @@ LinearProbe<T> fit_linear_probe(const Tensor<T, 2>& train_x, const Tensor<std::i
   }
 
   model.options().weight_decay = r.weight_decay;
-  const auto fit = model.fit(xs, train_y);
-  r.iterations = fit.iterations;
-  r.converged = fit.converged();
-  r.train_loss = fit.f;
+  const auto fitted = model.fit(xs, train_y);
+  r.iterations = fitted.iterations;
+  r.converged = fitted.converged();
+  r.train_loss = fitted.f;
   r.train_accuracy = model.score(xs, train_y);
   return out;
 }
 
+}  // namespace probe_detail
+
+/// Fits a linear probe on features train_x (N, D) and labels train_y (N): standardise with the
+/// training statistics; when several weight decays are given, fit each on a seeded
+/// class-stratified split of train (val_fraction of each class held out; a class with one
+/// example stays in training) and keep the best by validation accuracy (ties: the larger wd);
+/// then refit on all of train with that wd.
+///
+/// Fits run from the largest wd to the smallest, each starting from the previous solution (a
+/// regularisation path: later fits start close to their optimum), and the final fit starts from
+/// the chosen one; so the result depends only on the data and the options. When the validation
+/// split would be empty (a handful of examples), the largest wd is used without selection.
+///
+/// Throws shape_error when features and labels disagree in count, config_error for bad options
+/// or labels.
+template <floating T>
+LinearProbe<T> fit_linear_probe(const Tensor<T, 2>& train_x, const Tensor<std::int64_t, 1>& train_y,
+                                const ProbeOptions& options = {}) {
+  return probe_detail::fit(train_x, train_y, options, "fit_linear_probe");
+}
+
 /// Linear-probe accuracy of features: fit_linear_probe on (train_x, train_y), then its accuracy
-/// on (test_x, test_y) (NaN for an empty test set). Use fit_linear_probe to keep the probe.
+/// on (test_x, test_y) (NaN for an empty test set); C counts the test labels too. Use
+/// fit_linear_probe to keep the probe.
 ///
 /// Throws shape_error when features and labels disagree in count or train and test in width
 /// (both shapes in the message), config_error for bad options or labels.
@@ -420,18 +433,7 @@ ProbeResult linear_probe(const Tensor<T, 2>& train_x, const Tensor<std::int64_t,
   check_rows_match(train_x, train_y, "linear_probe", "train");
   check_rows_match(test_x, test_y, "linear_probe", "test");
   check_widths_match(train_x, test_x, "linear_probe");
-  probe_detail::check_options(options, "linear_probe");
-  PRETEXT_CHECK(train_x.size(0) >= 1, config_error,
-                "pretext::eval::linear_probe: no training examples (train features are ",
-                pretext::detail::shape_string(train_x.shape()), ")");
-  ProbeOptions o = options;
-  o.num_classes = options.num_classes > 0
-                      ? options.num_classes
-                      : std::max<index_t>({count_classes(train_y, "linear_probe"),
-                                           count_classes(test_y, "linear_probe"), index_t{1}});
-  check_labels(train_y, o.num_classes, "linear_probe", "train");
-  check_labels(test_y, o.num_classes, "linear_probe", "test");
-  const auto probe = fit_linear_probe(train_x, train_y, o);
+  const auto probe = probe_detail::fit(train_x, train_y, options, "linear_probe", &test_y);
   ProbeResult r = probe.result;
   r.accuracy = test_x.size(0) > 0 ? probe.score(test_x, test_y) : std::nan("");
   return r;
