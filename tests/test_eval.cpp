@@ -14,6 +14,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <sstream>
 #include <stdexcept>
@@ -521,6 +522,64 @@ TEST_CASE("fit_linear_probe: the probe linear_probe scores, kept for predictions
                        doctest::Contains("fit_linear_probe"), shape_error);
   o.weight_decays = {};
   CHECK_THROWS_WITH_AS(ev::fit_linear_probe(xtr, ytr, o), doctest::Contains("fit_linear_probe"),
+                       config_error);
+}
+
+TEST_CASE("signed_power and ProbeOptions::power: sign(f) |f|^p before standardising") {
+  Tensor<float, 2> x(Shape<2>{2, 3});
+  const std::vector<float> v = {4.0f, -9.0f, 0.0f, 0.25f, -1e-8f, 2.0f};
+  std::copy(v.begin(), v.end(), x.data());
+  const auto h = ev::signed_power(x, 0.5);
+  CHECK(h(0, 0) == doctest::Approx(2.0));
+  CHECK(h(0, 1) == doctest::Approx(-3.0));  // the sign is kept
+  CHECK(h(0, 2) == 0.0f);
+  CHECK(h(1, 0) == doctest::Approx(0.5));
+  CHECK(h(1, 1) == doctest::Approx(-1e-4));
+  const auto c = ev::signed_power(x, 1.0 / 3.0);
+  CHECK(c(0, 1) == doctest::Approx(-std::cbrt(9.0)));
+  CHECK(c(1, 2) == doctest::Approx(std::cbrt(2.0)));
+  CHECK(ev::signed_power(x, 1.0).to_vector() == x.to_vector());
+  // A strided view gives the same as its contiguous copy.
+  CHECK(ev::signed_power(x.t(), 0.5).to_vector() ==
+        ev::signed_power(x.t().contiguous(), 0.5).to_vector());
+  for (double bad : {0.0, -0.5, std::nan(""), std::numeric_limits<double>::infinity()})
+    CHECK_THROWS_WITH_AS(ev::signed_power(x, bad), doctest::Contains("power"), config_error);
+
+  // Heavy-tailed non-negative features, as ReLU features are: the probe with power 0.5 is the
+  // probe with power 1 on features square-rooted by hand, and its predict applies the root.
+  auto [xtr, ytr] = blobs<float>(300, 8, 3, 1.5, 51);
+  auto [xte, yte] = blobs<float>(200, 8, 3, 1.5, 52);
+  for (auto* f : {&xtr, &xte})
+    for (index_t i = 0; i < f->numel(); ++i) f->data()[i] = std::exp(f->data()[i]);
+  ev::ProbeOptions o;
+  o.weight_decays = {1e-4, 1e-2};
+  o.seed = 3;
+  o.power = 0.5;
+  const auto probe = ev::fit_linear_probe(xtr, ytr, o);
+  CHECK(probe.power == 0.5);
+  ev::ProbeOptions plain = o;
+  plain.power = 1;
+  const auto rtr = ev::signed_power(xtr, 0.5), rte = ev::signed_power(xte, 0.5);
+  const auto by_hand = ev::fit_linear_probe(rtr, ytr, plain);
+  CHECK(probe.result.weight_decay == by_hand.result.weight_decay);
+  CHECK(probe.result.val_accuracies == by_hand.result.val_accuracies);
+  CHECK(probe.model.weight().to_vector() == by_hand.model.weight().to_vector());
+  CHECK(probe.predict(xte).to_vector() == by_hand.predict(rte).to_vector());
+  CHECK(probe.score(xte, yte) == ev::linear_probe(xtr, ytr, xte, yte, o).accuracy);
+  CHECK(probe.score(xte, yte) == by_hand.score(rte, yte));
+  // The root changes what the probe sees: on raw features the logits differ.
+  const auto mine = probe.decision_function(xte), raw = by_hand.decision_function(xte);
+  double apart = 0;
+  for (index_t i = 0; i < mine.numel(); ++i)
+    apart = std::max(apart, std::abs(double(mine.data()[i]) - raw.data()[i]));
+  CHECK(apart > 0.1);
+  // Not linear in raw features: it cannot be folded into a layer; bad powers are refused.
+  CHECK_THROWS_WITH_AS(ev::probe_as_linear(probe), doctest::Contains("power"), config_error);
+  CHECK_NOTHROW(ev::probe_as_linear(by_hand));
+  o.power = 0;
+  CHECK_THROWS_WITH_AS(ev::fit_linear_probe(xtr, ytr, o), doctest::Contains("power"), config_error);
+  o.power = std::nan("");
+  CHECK_THROWS_WITH_AS(ev::linear_probe(xtr, ytr, xte, yte, o), doctest::Contains("linear_probe"),
                        config_error);
 }
 

@@ -4,7 +4,8 @@
 //
 //   extract_features(encoder, x (N, ...), batch) -> (N, D): encoder(Var<T, R>) -> Var<U, 2>
 //   run over x's first axis in batches of B rows, without recording a graph, in eval mode.
-//   fit_standardizer(train (N, D)) -> per-column mean and scale (D); standardize(train, test).
+//   fit_standardizer(train (N, D)) -> per-column mean and scale (D); standardize(train, test);
+//   signed_power(x (N, D), p) -> sign(x) |x|^p (N, D).
 #pragma once
 
 #include <algorithm>
@@ -206,6 +207,31 @@ Standardizer<T> fit_standardizer(const Tensor<T, 2>& train, double min_std = 1e-
     s.scale.data()[j] = static_cast<T>(sd < min_std || !std::isfinite(sd) ? 1.0 : sd);
   }
   return s;
+}
+
+/// Signed power normalisation, sign(x) |x|^p element-wise (N, D) -> (N, D), a new tensor; p = 0.5
+/// is the signed square root. Features of ReLU networks are sparse and heavy-tailed (a few
+/// channels fire strongly on a few images); a power below 1 compresses those bursts before a
+/// linear classifier sees them (Perronnin et al. 2010 did this for Fisher vectors). p = 1 returns
+/// a copy. Throws config_error unless p is finite and > 0.
+template <floating T>
+Tensor<T, 2> signed_power(const Tensor<T, 2>& x, double p) {
+  PRETEXT_CHECK(std::isfinite(p) && p > 0, config_error, "pretext::eval::signed_power: power ", p,
+                " must be finite and > 0 (0.5: the signed square root; 1: unchanged)");
+  const auto xc = x.contiguous();
+  Tensor<T, 2> out(x.shape());
+  const T* in = xc.data();
+  T* o = out.data();
+  const T pt = static_cast<T>(p);
+  const bool half = p == 0.5;  // the common case, without pow
+  parallel_for(0, xc.numel(), 16384, [&](index_t lo, index_t hi) {
+    for (index_t i = lo; i < hi; ++i) {
+      const T a = std::abs(in[i]);
+      const T m = half ? std::sqrt(a) : std::pow(a, pt);
+      o[i] = in[i] < 0 ? -m : m;
+    }
+  });
+  return out;
 }
 
 /// Standardised copies of train (N, D) and test (M, D), both with train's statistics (never

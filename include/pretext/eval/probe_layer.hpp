@@ -53,9 +53,16 @@ nn::Linear<In, Out, T> probe_as_linear(const Standardizer<T>& standardizer,
   return layer;
 }
 
-/// A probe from fit_linear_probe as one Linear<In, Out> on raw features (see above).
+/// A probe from fit_linear_probe as one Linear<In, Out> on raw features (see above). Throws
+/// config_error for a probe fitted with ProbeOptions::power != 1 (not linear in raw features).
 template <index_t In = nn::dynamic, index_t Out = nn::dynamic, floating T>
 nn::Linear<In, Out, T> probe_as_linear(const LinearProbe<T>& probe) {
+  PRETEXT_CHECK(probe.power == 1, config_error,
+                "pretext::eval::probe_as_linear: the probe maps its features by signed_power "
+                "with power ",
+                probe.power,
+                ", which no linear layer on raw features reproduces; fit it with "
+                "ProbeOptions::power = 1 to fold it");
   return probe_as_linear<In, Out>(probe.standardizer, probe.model);
 }
 
