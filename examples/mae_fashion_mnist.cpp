@@ -3,8 +3,8 @@
 // them masked, a ViT encoder that sees only the 4 visible patches and a light decoder. Prints
 // the masked-patch loss against the mean-patch baseline and writes mae_reconstructions.png:
 // for 8 test images, rows of original / masked input / reconstruction. Then probes the frozen
-// encoder as the pre-training demo does (linear probe and kNN at 1%, 10%, 100% labels, seeds
-// 0, 1, 2 at 1% and 10%) and writes results.json.
+// encoder as the pre-training demo does with --probe-power 1 (plain linear probe and kNN at 1%,
+// 10%, 100% labels, seeds 0, 1, 2 at 1% and 10%) and writes results.json.
 //
 //   mae_fashion_mnist [data dir] [steps] [out dir]
 //
@@ -116,8 +116,8 @@ int main(int argc, char** argv) {
     std::printf("wrote %s (rows: original, masked input, reconstruction) and %s/mae_log.jsonl\n",
                 png.c_str(), out_dir.c_str());
 
-    // The demo's protocol: linear probe and kNN on frozen features (here the mean of the
-    // encoder's 16 token outputs on unmasked images, (B, 128)) with 1%, 10% and 100% labels.
+    // The demo's protocol with the plain probe: linear probe and kNN on frozen features (the mean
+    // of the encoder's 16 token outputs on unmasked images, (B, 128)) with 1%, 10% and 100% labels.
     const auto train = example::load(dir, "train"), test = example::load(dir, "t10k");
     auto features = [&](const Tensor<float, 2>& x) {
       return eval::extract_features(

@@ -534,7 +534,7 @@ TEST_CASE("signed_power and ProbeOptions::power: sign(f) |f|^p before standardis
   CHECK(h(0, 1) == doctest::Approx(-3.0));  // the sign is kept
   CHECK(h(0, 2) == 0.0f);
   CHECK(h(1, 0) == doctest::Approx(0.5));
-  CHECK(h(1, 1) == doctest::Approx(-1e-4));
+  CHECK(h(1, 1) == doctest::Approx(-1e-4).epsilon(1e-5).scale(0));  // relative, not absolute
   const auto c = ev::signed_power(x, 1.0 / 3.0);
   CHECK(c(0, 1) == doctest::Approx(-std::cbrt(9.0)));
   CHECK(c(1, 2) == doctest::Approx(std::cbrt(2.0)));
@@ -542,8 +542,20 @@ TEST_CASE("signed_power and ProbeOptions::power: sign(f) |f|^p before standardis
   // A strided view gives the same as its contiguous copy.
   CHECK(ev::signed_power(x.t(), 0.5).to_vector() ==
         ev::signed_power(x.t().contiguous(), 0.5).to_vector());
-  for (double bad : {0.0, -0.5, std::nan(""), std::numeric_limits<double>::infinity()})
+  for (double bad : {0.0, -0.5, std::nan(""), std::numeric_limits<double>::infinity(), 1e-50})
     CHECK_THROWS_WITH_AS(ev::signed_power(x, bad), doctest::Contains("power"), config_error);
+  // Special values: NaN stays NaN, infinities keep their sign; and in double.
+  Tensor<double, 2> d(Shape<2>{1, 4});
+  d(0, 0) = std::nan("");
+  d(0, 1) = -std::numeric_limits<double>::infinity();
+  d(0, 2) = std::numeric_limits<double>::infinity();
+  d(0, 3) = -2.0;
+  const auto dh = ev::signed_power(d, 0.5);
+  CHECK(std::isnan(dh(0, 0)));
+  CHECK(dh(0, 1) == -std::numeric_limits<double>::infinity());
+  CHECK(dh(0, 2) == std::numeric_limits<double>::infinity());
+  CHECK(dh(0, 3) == doctest::Approx(-std::sqrt(2.0)).epsilon(1e-15));
+  CHECK(ev::signed_power(d, 0.25)(0, 3) == doctest::Approx(-std::pow(2.0, 0.25)).epsilon(1e-15));
 
   // Heavy-tailed non-negative features, as ReLU features are: the probe with power 0.5 is the
   // probe with power 1 on features square-rooted by hand, and its predict applies the root.
@@ -576,10 +588,19 @@ TEST_CASE("signed_power and ProbeOptions::power: sign(f) |f|^p before standardis
   // Not linear in raw features: it cannot be folded into a layer; bad powers are refused.
   CHECK_THROWS_WITH_AS(ev::probe_as_linear(probe), doctest::Contains("power"), config_error);
   CHECK_NOTHROW(ev::probe_as_linear(by_hand));
+  // Without standardisation the power still applies, to the raw features.
+  o.standardize = false;
+  plain.standardize = false;
+  const auto unscaled = ev::fit_linear_probe(xtr, ytr, o);
+  CHECK(unscaled.model.weight().to_vector() ==
+        ev::fit_linear_probe(rtr, ytr, plain).model.weight().to_vector());
+  CHECK(unscaled.transform(xte).to_vector() == rte.to_vector());
   o.power = 0;
   CHECK_THROWS_WITH_AS(ev::fit_linear_probe(xtr, ytr, o), doctest::Contains("power"), config_error);
   o.power = std::nan("");
   CHECK_THROWS_WITH_AS(ev::linear_probe(xtr, ytr, xte, yte, o), doctest::Contains("linear_probe"),
+                       config_error);
+  CHECK_THROWS_WITH_AS(ev::linear_probe(xtr, ytr, xte, yte, o), doctest::Contains("power"),
                        config_error);
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// eval/: judging a pre-trained encoder on frozen features (N, D): feature extraction and
-// standardisation, the linear probe (logistic regression with L-BFGS) and its fold into an
-// nn::Linear (probe_as_linear: where LP-FT starts fine-tuning), weighted kNN, label
+// eval/: judging a pre-trained encoder on frozen features (N, D): feature extraction,
+// standardisation and signed power normalisation, the linear probe (logistic regression with
+// L-BFGS) and its fold into an nn::Linear (probe_as_linear: where LP-FT starts fine-tuning;
+// probes without power normalisation only), weighted kNN, label
 // splits, mean ± std over seeds, results tables and SVG charts. Needs only what the core needs
 // (plus POSIX for the atomic file writes).
 #pragma once

@@ -213,16 +213,19 @@ Standardizer<T> fit_standardizer(const Tensor<T, 2>& train, double min_std = 1e-
 /// is the signed square root. Features of ReLU networks are sparse and heavy-tailed (a few
 /// channels fire strongly on a few images); a power below 1 compresses those bursts before a
 /// linear classifier sees them (Perronnin et al. 2010 did this for Fisher vectors). p = 1 returns
-/// a copy. Throws config_error unless p is finite and > 0.
+/// a copy; NaN stays NaN, +-inf keeps its sign. Throws config_error unless p is finite and > 0
+/// in T.
 template <floating T>
 Tensor<T, 2> signed_power(const Tensor<T, 2>& x, double p) {
-  PRETEXT_CHECK(std::isfinite(p) && p > 0, config_error, "pretext::eval::signed_power: power ", p,
-                " must be finite and > 0 (0.5: the signed square root; 1: unchanged)");
+  const T pt = static_cast<T>(p);
+  PRETEXT_CHECK(std::isfinite(pt) && pt > 0, config_error, "pretext::eval::signed_power: power ", p,
+                " must be finite and > 0 in the element type (0.5: the signed square root; 1: "
+                "unchanged)");
   const auto xc = x.contiguous();
+  if (p == 1) return xc.clone();
   Tensor<T, 2> out(x.shape());
   const T* in = xc.data();
   T* o = out.data();
-  const T pt = static_cast<T>(p);
   const bool half = p == 0.5;  // the common case, without pow
   parallel_for(0, xc.numel(), 16384, [&](index_t lo, index_t hi) {
     for (index_t i = lo; i < hi; ++i) {

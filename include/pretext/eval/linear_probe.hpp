@@ -351,12 +351,19 @@ LinearProbe<T> fit(const Tensor<T, 2>& train_x, const Tensor<std::int64_t, 1>& t
   check_labels(train_y, C, op, "train");
   if (test_y) check_labels(*test_y, C, op, "test");
 
-  const bool powered = options.power != 1;
-  const Tensor<T, 2> xp = powered ? signed_power(train_x, options.power) : train_x;
-  LinearProbe<T> out{
-      options.standardize ? fit_standardizer(xp) : identity_standardizer<T>(train_x.size(1)),
-      LogisticRegression<T>(), ProbeResult{}, options.power};
-  const Tensor<T, 2> xs = options.standardize ? out.standardizer.transform(xp) : xp;
+  LinearProbe<T> out;
+  out.power = options.power;
+  // What the model is fitted on (N, D); the power-normalised copy is dropped once standardised,
+  // so that all labels of a wide feature set do not hold three copies at once.
+  const Tensor<T, 2> xs = [&] {
+    const Tensor<T, 2> xp = options.power != 1 ? signed_power(train_x, options.power) : train_x;
+    if (!options.standardize) {
+      out.standardizer = identity_standardizer<T>(train_x.size(1));
+      return xp;
+    }
+    out.standardizer = fit_standardizer(xp);
+    return out.standardizer.transform(xp);
+  }();
   ProbeResult& r = out.result;
   r.accuracy = std::nan("");
   r.num_classes = C;

@@ -8,6 +8,8 @@
 //   probe logits           z = s W^T + b                    W (C, D), b (C)
 //                            = f (W / scale)^T + (b - (W / scale) mean)
 //   so the layer has weight W' = W / scale (per column) and bias b' = b - W' mean.
+// A probe fitted with ProbeOptions::power != 1 reads sign(f) |f|^p, not f: no layer on raw
+// features gives its logits, and probe_as_linear refuses it.
 #pragma once
 
 #include "pretext/eval/features.hpp"
