@@ -122,11 +122,17 @@ PRETEXT_ALWAYS_INLINE X gelu_tanh_gate(const X& x) {
 }  // namespace detail
 
 /// GELU, tanh approximation (PyTorch's approximate='tanh'):
-/// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) = x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)).
+/// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) = x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3))
+///   = x / (1 + exp(x (a + b x^2))),  a = -2 sqrt(2/pi), b = 0.044715 a.
+/// Written out rather than as x * gelu_tanh_gate(x): the polynomial as one multiply-add and one
+/// divide instead of a divide and a multiply make it about a tenth cheaper, and the kernel is
+/// compute-bound (the gate's form stays for the gradient).
 struct GeluTanh {
   template <class X>
   PRETEXT_ALWAYS_INLINE X operator()(const X& x) const {
-    return x * detail::gelu_tanh_gate(x);
+    constexpr double a = -2 * 0.79788456080286535588, b = 0.044715 * a;
+    const X e = xsimd::exp(x * xsimd::fma(x * x, detail::splat<X>(b), detail::splat<X>(a)));
+    return x / (detail::splat<X>(1.0) + e);
   }
 };
 
