@@ -221,8 +221,8 @@ Tensor<T, 2> signed_power(const Tensor<T, 2>& x, double p) {
   PRETEXT_CHECK(std::isfinite(pt) && pt > 0, config_error, "pretext::eval::signed_power: power ", p,
                 " must be finite and > 0 in the element type (0.5: the signed square root; 1: "
                 "unchanged)");
-  const auto xc = x.contiguous();
-  if (p == 1) return xc.clone();
+  const auto xc = x.contiguous();  // a fresh copy already when x is strided
+  if (p == 1) return x.is_contiguous() ? x.clone() : xc;
   Tensor<T, 2> out(x.shape());
   const T* in = xc.data();
   T* o = out.data();

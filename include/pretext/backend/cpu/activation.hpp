@@ -111,13 +111,18 @@ struct Gelu {
 };
 
 namespace detail {
+/// The tanh-form GELU's u = gelu_tanh_scale (x + gelu_tanh_cubic x^3), shared by its forward, its
+/// gate and its gradient.
+inline constexpr double gelu_tanh_scale = 0.79788456080286535588;  // sqrt(2 / pi)
+inline constexpr double gelu_tanh_cubic = 0.044715;
+
 /// sigmoid(2u) for the tanh-form GELU, u = sqrt(2/pi) (x + 0.044715 x^3): since
 /// 0.5 (1 + tanh u) = sigmoid(2u), one exp and one division instead of a tanh (xsimd's tanh made
 /// the kernel twice as slow as a memcpy; this costs what SiLU does). It also avoids the
 /// cancellation in 1 + tanh u for negative x.
 template <class X>
 PRETEXT_ALWAYS_INLINE X gelu_tanh_gate(const X& x) {
-  return Sigmoid{}(splat<X>(2 * 0.79788456080286535588) * (x + splat<X>(0.044715) * x * x * x));
+  return Sigmoid{}(splat<X>(2 * gelu_tanh_scale) * (x + splat<X>(gelu_tanh_cubic) * x * x * x));
 }
 }  // namespace detail
 
@@ -130,7 +135,7 @@ PRETEXT_ALWAYS_INLINE X gelu_tanh_gate(const X& x) {
 struct GeluTanh {
   template <class X>
   PRETEXT_ALWAYS_INLINE X operator()(const X& x) const {
-    constexpr double a = -2 * 0.79788456080286535588, b = 0.044715 * a;
+    constexpr double a = -2 * detail::gelu_tanh_scale, b = detail::gelu_tanh_cubic * a;
     const X e = xsimd::exp(x * xsimd::fma(x * x, detail::splat<X>(b), detail::splat<X>(a)));
     return x / (detail::splat<X>(1.0) + e);
   }

@@ -11,7 +11,9 @@
 namespace pretext::cpu::grad {
 
 using cpu::detail::gelu_erf;
+using cpu::detail::gelu_tanh_cubic;
 using cpu::detail::gelu_tanh_gate;
+using cpu::detail::gelu_tanh_scale;
 using cpu::detail::splat;
 
 /// c ? a : b on scalars and batches.
@@ -77,7 +79,7 @@ struct GeluTanhOfX {
   PRETEXT_ALWAYS_INLINE X operator()(const X& g, const X& x) const {
     const X s = gelu_tanh_gate(x);
     const X du =
-        splat<X>(0.79788456080286535588) * (splat<X>(1.0) + splat<X>(3.0 * 0.044715) * x * x);
+        splat<X>(gelu_tanh_scale) * (splat<X>(1.0) + splat<X>(3.0 * gelu_tanh_cubic) * x * x);
     return g * (s + splat<X>(2.0) * x * s * (splat<X>(1.0) - s) * du);
   }
 };
