@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // The trainer: bit-identical resume (after a stop request and after SIGINT), gradient
-// accumulation, NaN detection naming the step and the op, the metrics log, hooks and bad options.
+// accumulation, NaN detection naming the step and the op, the metrics log, hooks, bad options,
+// and fine-tuning (with and without augmentation).
 #include <pretext/data.hpp>
 #include <pretext/pretext.hpp>
 #include <pretext/io.hpp>
+#include <pretext/modality/augment.hpp>
 #include <pretext/train.hpp>
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -264,15 +267,22 @@ TEST_CASE("fine_tune trains a copy of the encoder with a new head; freezing keep
   check_identical_params(e, original);
 }
 
-TEST_CASE("fine_tune: the encoder learns at lr * encoder_lr_scale") {
-  Toy train = toy_data(200), test = toy_data(100);
-  Generator g(5);
+/// A toy fine-tuning problem: the toy data, a small encoder and a head drawn from `seed`.
+struct FinetuneToy {
   using Enc = nn::Sequential<nn::Linear<8, 16>, nn::ReLU>;
-  const Enc encoder(nn::Linear<8, 16>(g), {});
-  const nn::Linear<16, 3> head(g);
+  FinetuneToy(index_t n_test, std::uint64_t seed)
+      : test(toy_data(n_test)), g(seed), encoder(nn::Linear<8, 16>(g), {}), head(g) {}
+  Toy train = toy_data(200), test;
+  Generator g;  // declared before the layers, which draw from it
+  const Enc encoder;
+  const nn::Linear<16, 3> head;
+};
+
+TEST_CASE("fine_tune: the encoder learns at lr * encoder_lr_scale") {
+  const FinetuneToy t(100, 5);
   auto run = [&](double scale, bool freeze) {
     return train::fine_tune(
-               encoder, head.clone(), train::AsIs{}, train.x, train.y, test.x, test.y,
+               t.encoder, t.head.clone(), train::AsIs{}, t.train.x, t.train.y, t.test.x, t.test.y,
                {.epochs = 5, .lr = 1e-2, .encoder_lr_scale = scale, .freeze_encoder = freeze})
         .loss_curve;
   };
@@ -282,4 +292,45 @@ TEST_CASE("fine_tune: the encoder learns at lr * encoder_lr_scale") {
   for (std::size_t i = 0; i < frozen.size(); ++i) CHECK(still[i].second == frozen[i].second);
   CHECK(moving.back().second != still.back().second);
   CHECK_THROWS_AS(run(-1.0, false), config_error);
+}
+
+TEST_CASE("fine_tune augments the training inputs only, from the sample's own generator") {
+  const FinetuneToy t(150, 6);
+  const train::FinetuneRecipe recipe{.epochs = 10, .lr = 1e-2, .seed = 3};
+  auto run = [&](auto... augment) {
+    return train::fine_tune(t.encoder, t.head.clone(), train::AsIs{}, t.train.x, t.train.y,
+                            t.test.x, t.test.y, recipe, augment...);
+  };
+  const auto plain = run();
+  // An augmentation that changes nothing trains exactly as none.
+  std::atomic<long> calls{0}, misshapen{0};  // counted on the loader's thread
+  const auto same = run([&](const Tensor<float, 1>& x, Generator&) {
+    ++calls;
+    if (x.size(0) != 8) ++misshapen;
+    return x.clone();
+  });
+  CHECK(calls.load() >= plain.steps * 64);  // one call per sample drawn (drop_last: 3 x 64)
+  CHECK(misshapen.load() == 0);
+  REQUIRE(same.loss_curve.size() == plain.loss_curve.size());
+  for (std::size_t i = 0; i < plain.loss_curve.size(); ++i)
+    CHECK(same.loss_curve[i].second == plain.loss_curve[i].second);
+  CHECK(same.accuracy == plain.accuracy);
+  // Noise drawn from the sample's generator: the same run twice, but not the plain one.
+  auto noisy = [](const Tensor<float, 1>& x, Generator& gen) {
+    return modality::GaussianNoise{.std = 0.5}(x, gen);
+  };
+  const auto a = run(noisy), b = run(noisy);
+  CHECK(a.loss_curve.back().second == b.loss_curve.back().second);
+  CHECK(a.loss_curve.back().second != plain.loss_curve.back().second);
+  // Inputs wiped in training leave nothing to learn; the test set (not augmented) then scores
+  // about chance (3 classes), far below the plain run.
+  const auto wiped = run(
+      [](const Tensor<float, 1>& x, Generator&) { return Tensor<float, 1>::zeros({x.size(0)}); });
+  CHECK(plain.accuracy > 0.75);
+  CHECK(wiped.accuracy < 0.5);
+  // One that changes the shape is named as the culprit.
+  CHECK_THROWS_WITH_AS(run([](const Tensor<float, 1>& x, Generator&) {
+                         return Tensor<float, 1>::zeros({x.size(0) + 1});
+                       }),
+                       doctest::Contains("into one of shape [9]"), shape_error);
 }

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -80,12 +81,21 @@ double classifier_accuracy(Classifier& clf, const Tensor<T, R>& x, const Tensor<
   return static_cast<double>(right) / static_cast<double>(std::max<index_t>(1, x.size(0)));
 }
 
+/// fine_tune's default augmentation: the training inputs as they are.
+struct NoAugmentation {};
+
 /// Trains a copy of `encoder` with `head` on (train_x, train_y) and returns the test accuracy.
-template <nn::module Encoder, nn::module Head, class ToInput, floating T, int R>
+///
+/// augment, when given, maps each training input (a contiguous sample of shape train_x's
+/// without its first axis) and its Generator to a new input of the same shape, e.g. a
+/// modality::compose of crops and flips; the loader seeds the Generator per (seed, epoch,
+/// sample), so a run is the same for any thread count. Test inputs are never augmented.
+template <nn::module Encoder, nn::module Head, class ToInput, floating T, int R,
+          class Augment = NoAugmentation>
 FinetuneResult fine_tune(const Encoder& encoder, Head head, ToInput to_input,
                          const Tensor<T, R>& train_x, const Tensor<std::int64_t, 1>& train_y,
                          const Tensor<T, R>& test_x, const Tensor<std::int64_t, 1>& test_y,
-                         const FinetuneRecipe& r = {}) {
+                         const FinetuneRecipe& r = {}, Augment augment = {}) {
   const auto t0 = std::chrono::steady_clock::now();
   using Model = EncoderWithHead<Encoder, Head>;
   SupervisedClassifier<Model, ToInput> clf(Model(encoder.clone(), std::move(head)),
@@ -104,22 +114,42 @@ FinetuneResult fine_tune(const Encoder& encoder, Head head, ToInput to_input,
 
   data::TensorDataset<T, R> ds(train_x, train_y);
   const index_t batch = std::min(r.batch, train_x.size(0));
-  data::DataLoader<data::TensorDataset<T, R>> loader(
-      ds, data::LoaderOptions{.batch_size = batch, .shuffle = true, .seed = r.seed});
-  const long per_epoch = loader.batches_per_epoch();
-  const long steps = std::max(r.min_steps, static_cast<long>(r.epochs) * per_epoch);
-  const optim::WarmupCosineSchedule schedule{
-      static_cast<long>(r.warmup_fraction * static_cast<double>(steps)), steps};
-  Trainer trainer(
-      clf, loader, opt, schedule,
-      TrainerOptions{.max_steps = steps,
-                     .log_every = std::max(1L, steps / 50),  // about 50 points on the loss curve
-                     .log_path = r.log_path,
-                     .handle_signals = false,
-                     .progress = r.progress,
-                     .seed = r.seed,
-                     .name = "fine-tune"});
-  const auto result = trainer.fit();
+  auto train_on = [&](const auto& dataset) {
+    data::DataLoader loader(
+        dataset, data::LoaderOptions{.batch_size = batch, .shuffle = true, .seed = r.seed});
+    const long per_epoch = loader.batches_per_epoch();
+    const long steps = std::max(r.min_steps, static_cast<long>(r.epochs) * per_epoch);
+    const optim::WarmupCosineSchedule schedule{
+        static_cast<long>(r.warmup_fraction * static_cast<double>(steps)), steps};
+    Trainer trainer(
+        clf, loader, opt, schedule,
+        TrainerOptions{.max_steps = steps,
+                       .log_every = std::max(1L, steps / 50),  // about 50 points on the loss curve
+                       .log_path = r.log_path,
+                       .handle_signals = false,
+                       .progress = r.progress,
+                       .seed = r.seed,
+                       .name = "fine-tune"});
+    return trainer.fit();
+  };
+  const auto result = [&] {
+    if constexpr (std::is_same_v<Augment, NoAugmentation>) {
+      return train_on(ds);
+    } else {
+      using Sample = typename data::TensorDataset<T, R>::sample_type;
+      const auto augmented = data::map(ds, [&augment](Sample s, Generator& g) {
+        Tensor<T, R - 1> x = augment(std::as_const(s.first), g);
+        PRETEXT_CHECK(x.shape() == s.first.shape(), shape_error,
+                      "pretext::train::fine_tune: the augmentation turned a sample of shape ",
+                      pretext::detail::shape_string(s.first.shape()), " into one of shape ",
+                      pretext::detail::shape_string(x.shape()),
+                      "; it must keep the shape (the batch is collated from such samples)");
+        s.first = std::move(x);
+        return s;
+      });
+      return train_on(augmented);
+    }
+  }();
   FinetuneResult out;
   out.accuracy = classifier_accuracy(clf, test_x, test_y);
   out.steps = result.steps;
