@@ -10,6 +10,8 @@
 //                          [--batch B] [--temperature T] [--lr LR] [--crop-min A]
 //                          [--erase P] [--noise STD] [--flip P] [--projector-hidden H]
 //                          [--probe-power P] [--finetune-augment none|flip|crop]
+//                          [--scratch-lr LR] [--scratch-wd WD] [--scratch-batch B]
+//                          [--scratch-steps N]
 //                          [--full-floors | --no-floors]
 //                          [--load encoder.safetensors] [--data DIR] [--out DIR]
 //
@@ -24,7 +26,8 @@
 // root; 1 gives the plain probe of the README's older rows). --flip P: probability of a
 // horizontal flip in each pre-training view (default 0.5). --finetune-augment: flips, or crops
 // and flips, of the labelled images in every supervised run (LP-FT and from scratch alike;
-// default none: both measured worse, see the README).
+// default none: both measured worse, see the README). --scratch-*: the from-scratch floor's
+// recipe (defaults lr 2e-3, weight decay 5e-4, batch 64, at least 600 steps; batch 128 at 100%).
 // Writes into --out (default pretrain_out): encoder.safetensors (the pre-trained encoder;
 // --load evaluates such a file without pre-training again), results.json (the table), results.svg,
 // pretrain_log.jsonl (loss, collapse metrics per log window), pretrain_loss.svg, collapse.svg (the
@@ -71,6 +74,11 @@ struct Options {
   /// Augmentation of every supervised run (LP-FT, from scratch): none, flip, or crop (random
   /// resized crops of 70-100% of the area, then flips).
   std::string finetune_augment = "none";
+  /// Training from scratch (subsets below 100%): AdamW rate and weight decay, batch, and the
+  /// least number of steps.
+  double scratch_lr = 2e-3, scratch_wd = 5e-4;
+  index_t scratch_batch = 64;
+  long scratch_steps = 600;
   std::string load;  ///< skip pre-training: evaluate the encoder saved in this file
   std::string data = "/usr/share/datasets/fashion-mnist", out = "pretrain_out";
 };
@@ -111,6 +119,14 @@ Options parse(int argc, char** argv) {
       o.full_floors = true;
     else if (a == "--no-floors")
       o.floors = false;
+    else if (a == "--scratch-lr")
+      o.scratch_lr = std::atof(value().c_str());
+    else if (a == "--scratch-wd")
+      o.scratch_wd = std::atof(value().c_str());
+    else if (a == "--scratch-batch")
+      o.scratch_batch = std::atoll(value().c_str());
+    else if (a == "--scratch-steps")
+      o.scratch_steps = std::atol(value().c_str());
     else if (a == "--finetune-augment")
       o.finetune_augment = value();
     else if (a == "--load")
@@ -133,6 +149,11 @@ Options parse(int argc, char** argv) {
       o.finetune_augment == "none" || o.finetune_augment == "flip" || o.finetune_augment == "crop",
       config_error, "pretrain_fashion_mnist: --finetune-augment '", o.finetune_augment,
       "' is not one of none, flip, crop");
+  PRETEXT_CHECK(
+      o.scratch_lr > 0 && o.scratch_wd >= 0 && o.scratch_batch >= 1 && o.scratch_steps >= 1,
+      config_error, "pretrain_fashion_mnist: --scratch-lr ", o.scratch_lr,
+      " must be > 0, --scratch-wd ", o.scratch_wd, " >= 0, --scratch-batch ", o.scratch_batch,
+      " and --scratch-steps ", o.scratch_steps, " >= 1");
   PRETEXT_CHECK(std::isfinite(o.probe_power) && o.probe_power > 0, config_error,
                 "pretrain_fashion_mnist: --probe-power ", o.probe_power,
                 " must be a number > 0 (0.5: signed square root, 1: plain probe)");
@@ -436,7 +457,7 @@ int main(int argc, char** argv) {
                                 .weight_decay = 5e-4,
                                 .seed = s.seed});
     };
-    // Training from scratch: the whole CNN with a fresh head (AdamW lr 2e-3).
+    // Training from scratch: the whole CNN with a fresh head (AdamW; the --scratch-* options).
     auto from_scratch = [&](const Subset& s, std::size_t) {
       Generator g(2000 + s.seed);
       const Encoder start = example::make_encoder(g);  // drawn before the head, in statements
@@ -445,10 +466,10 @@ int main(int argc, char** argv) {
           start, std::move(head), [](const Var<float, 2>& x) { return x; },
           data::take_rows(train.x, s.rows), data::take_rows(train.y, s.rows), test.x, test.y,
           train::FinetuneRecipe{.epochs = s.fraction < 1.0 ? 15 : 4,
-                                .min_steps = 600,
-                                .batch = s.fraction < 1.0 ? 64 : 128,
-                                .lr = 2e-3,
-                                .weight_decay = 5e-4,
+                                .min_steps = o.scratch_steps,
+                                .batch = s.fraction < 1.0 ? o.scratch_batch : 128,
+                                .lr = o.scratch_lr,
+                                .weight_decay = o.scratch_wd,
                                 .seed = s.seed});
     };
     // One supervised run (lp_ft or from_scratch) per subset, as a table row.
