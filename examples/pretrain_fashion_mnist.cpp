@@ -24,10 +24,12 @@
 // (they do not depend on the objective). --probe-power P: every linear probe reads
 // sign(f) |f|^P of the features (eval::ProbeOptions::power; default 0.5, the signed square
 // root; 1 gives the plain probe of the README's older rows). --flip P: probability of a
-// horizontal flip in each pre-training view (default 0.5). --finetune-augment: flips, or crops
-// and flips, of the labelled images in every supervised run (LP-FT and from scratch alike;
-// default none: both measured worse, see the README). --scratch-*: the from-scratch floor's
-// recipe (defaults lr 2e-3, weight decay 5e-4, batch 64, at least 600 steps; batch 128 at 100%).
+// horizontal flip in each pre-training view (default 0.5; nothing to do with --load).
+// --finetune-augment: flips (p = 0.5, whatever --flip says), or crops and flips, of the labelled
+// images in every supervised run (LP-FT and from scratch alike; default none: both measured
+// worse, see the README). --scratch-*: the from-scratch floor's recipe (defaults lr 2e-3, weight
+// decay 5e-4, batch 64, at least 600 steps; all labels always use batch 128).
+// Settings of the supervised runs other than the defaults are named in the table's title.
 // Writes into --out (default pretrain_out): encoder.safetensors (the pre-trained encoder;
 // --load evaluates such a file without pre-training again), results.json (the table), results.svg,
 // pretrain_log.jsonl (loss, collapse metrics per log window), pretrain_loss.svg, collapse.svg (the
@@ -45,6 +47,7 @@
 #include "fashion_mnist.hpp"
 #include "fashion_mnist_encoder.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -52,6 +55,8 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <system_error>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -74,8 +79,8 @@ struct Options {
   /// Augmentation of every supervised run (LP-FT, from scratch): none, flip, or crop (random
   /// resized crops of 70-100% of the area, then flips).
   std::string finetune_augment = "none";
-  /// Training from scratch (subsets below 100%): AdamW rate and weight decay, batch, and the
-  /// least number of steps.
+  /// Training from scratch: AdamW rate and weight decay, the least number of steps, and the
+  /// batch of the subsets below 100% (all labels, with --full-floors, use 128).
   double scratch_lr = 2e-3, scratch_wd = 5e-4;
   index_t scratch_batch = 64;
   long scratch_steps = 600;
@@ -91,42 +96,55 @@ Options parse(int argc, char** argv) {
       PRETEXT_CHECK(i + 1 < argc, config_error, "pretrain_fashion_mnist: ", a, " needs a value");
       return argv[++i];
     };
+    // The whole value must be one finite number of the option's type ("1,200" or "abc" would
+    // otherwise read as 1 or 0 and run for minutes with a setting nobody asked for).
+    auto number = [&]<class N>(N& out) {
+      const std::string v = value();
+      const char* end = v.data() + v.size();
+      const auto [ptr, ec] = std::from_chars(v.data(), end, out);
+      PRETEXT_CHECK(ec == std::errc{} && ptr == end && !v.empty(), config_error,
+                    "pretrain_fashion_mnist: ", a, " '", v, "' is not ",
+                    std::is_integral_v<N> ? "a whole number" : "a number");
+      if constexpr (std::is_floating_point_v<N>)
+        PRETEXT_CHECK(std::isfinite(out), config_error, "pretrain_fashion_mnist: ", a, " ", v,
+                      " must be finite");
+    };
     if (a == "--objective")
       o.objective = value();
     else if (a == "--epochs")
-      o.epochs = std::atoi(value().c_str());
+      number(o.epochs);
     else if (a == "--seeds")
-      o.seeds = std::atoi(value().c_str());
+      number(o.seeds);
     else if (a == "--batch")
-      o.batch = std::atoll(value().c_str());
+      number(o.batch);
     else if (a == "--temperature")
-      o.temperature = std::atof(value().c_str());
+      number(o.temperature);
     else if (a == "--crop-min")
-      o.crop_min = std::atof(value().c_str());
+      number(o.crop_min);
     else if (a == "--erase")
-      o.erase = std::atof(value().c_str());
+      number(o.erase);
     else if (a == "--noise")
-      o.noise = std::atof(value().c_str());
+      number(o.noise);
     else if (a == "--flip")
-      o.flip = std::atof(value().c_str());
+      number(o.flip);
     else if (a == "--projector-hidden")
-      o.projector_hidden = std::atoll(value().c_str());
+      number(o.projector_hidden);
     else if (a == "--probe-power")
-      o.probe_power = std::atof(value().c_str());
+      number(o.probe_power);
     else if (a == "--lr")
-      o.lr = std::atof(value().c_str());
+      number(o.lr);
     else if (a == "--full-floors")
       o.full_floors = true;
     else if (a == "--no-floors")
       o.floors = false;
     else if (a == "--scratch-lr")
-      o.scratch_lr = std::atof(value().c_str());
+      number(o.scratch_lr);
     else if (a == "--scratch-wd")
-      o.scratch_wd = std::atof(value().c_str());
+      number(o.scratch_wd);
     else if (a == "--scratch-batch")
-      o.scratch_batch = std::atoll(value().c_str());
+      number(o.scratch_batch);
     else if (a == "--scratch-steps")
-      o.scratch_steps = std::atol(value().c_str());
+      number(o.scratch_steps);
     else if (a == "--finetune-augment")
       o.finetune_augment = value();
     else if (a == "--load")
@@ -149,11 +167,14 @@ Options parse(int argc, char** argv) {
       o.finetune_augment == "none" || o.finetune_augment == "flip" || o.finetune_augment == "crop",
       config_error, "pretrain_fashion_mnist: --finetune-augment '", o.finetune_augment,
       "' is not one of none, flip, crop");
-  PRETEXT_CHECK(
-      o.scratch_lr > 0 && o.scratch_wd >= 0 && o.scratch_batch >= 1 && o.scratch_steps >= 1,
-      config_error, "pretrain_fashion_mnist: --scratch-lr ", o.scratch_lr,
-      " must be > 0, --scratch-wd ", o.scratch_wd, " >= 0, --scratch-batch ", o.scratch_batch,
-      " and --scratch-steps ", o.scratch_steps, " >= 1");
+  PRETEXT_CHECK(o.scratch_lr > 0, config_error, "pretrain_fashion_mnist: --scratch-lr ",
+                o.scratch_lr, " must be > 0");
+  PRETEXT_CHECK(o.scratch_wd >= 0, config_error, "pretrain_fashion_mnist: --scratch-wd ",
+                o.scratch_wd, " must be >= 0");
+  PRETEXT_CHECK(o.scratch_batch >= 1, config_error, "pretrain_fashion_mnist: --scratch-batch ",
+                o.scratch_batch, " must be >= 1");
+  PRETEXT_CHECK(o.scratch_steps >= 0, config_error, "pretrain_fashion_mnist: --scratch-steps ",
+                o.scratch_steps, " must be >= 0 (0: the 15 epochs alone decide)");
   PRETEXT_CHECK(std::isfinite(o.probe_power) && o.probe_power > 0, config_error,
                 "pretrain_fashion_mnist: --probe-power ", o.probe_power,
                 " must be a number > 0 (0.5: signed square root, 1: plain probe)");
@@ -352,8 +373,22 @@ int main(int argc, char** argv) {
     const std::vector<Subset> subsets = example::label_subsets(train.y, o.seeds);
     char power[64];
     std::snprintf(power, sizeof power, " (probes on sign(f) |f|^%g)", o.probe_power);
-    eval::ResultTable table("Fashion-MNIST test accuracy after " + o.objective + " pre-training" +
-                            (o.probe_power == 1 ? std::string() : std::string(power)));
+    // The title names every evaluation setting that differs from the default, so that the
+    // results.json of a variant says which one it is.
+    std::string title = "Fashion-MNIST test accuracy after " + o.objective + " pre-training" +
+                        (o.probe_power == 1 ? std::string() : std::string(power));
+    if (o.finetune_augment != "none") title += "; supervised runs augmented: " + o.finetune_augment;
+    const Options defaults;
+    if (o.scratch_lr != defaults.scratch_lr || o.scratch_wd != defaults.scratch_wd ||
+        o.scratch_batch != defaults.scratch_batch || o.scratch_steps != defaults.scratch_steps) {
+      char recipe[160];
+      std::snprintf(recipe, sizeof recipe,
+                    "; from scratch: lr %g, weight decay %g, batch %lld, at least %ld steps",
+                    o.scratch_lr, o.scratch_wd, static_cast<long long>(o.scratch_batch),
+                    o.scratch_steps);
+      title += recipe;
+    }
+    eval::ResultTable table(title);
     auto add_rows = [&](const std::string& method, const std::vector<double>& values,
                         bool one_percent_only = false) {
       for (const double f : {0.01, 0.1, 1.0}) {
@@ -439,10 +474,12 @@ int main(int argc, char** argv) {
     const auto crop_flip = mod::compose(
         mod::RandomResizedCrop{.channels = 1, .height = 28, .width = 28, .scale = {0.7, 1.0}},
         flip);
-    auto tune = [&](auto&&... args) {
-      if (o.finetune_augment == "flip") return train::fine_tune(args..., flip);
-      if (o.finetune_augment == "crop") return train::fine_tune(args..., crop_flip);
-      return train::fine_tune(args...);
+    auto tune = [&](auto&&... args) {  // one branch runs: forwarding each argument once is safe
+      if (o.finetune_augment == "flip")
+        return train::fine_tune(std::forward<decltype(args)>(args)..., flip);
+      if (o.finetune_augment == "crop")
+        return train::fine_tune(std::forward<decltype(args)>(args)..., crop_flip);
+      return train::fine_tune(std::forward<decltype(args)>(args)...);
     };
     auto lp_ft = [&](const Subset& s, std::size_t k) {
       return tune(

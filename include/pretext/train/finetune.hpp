@@ -2,7 +2,8 @@
 // Fine-tuning: an encoder with a new classification head, trained end to end on a labeled
 // (sub)set with the trainer, then scored on a test set. With a pre-trained encoder this is the
 // fine-tuning evaluation; with a freshly initialised one it is the "trained from scratch on the
-// same labels" baseline that pre-training has to beat.
+// same labels" baseline that pre-training has to beat. An optional per-sample augmentation
+// (crops, flips, noise) transforms the training inputs each time they are drawn.
 //
 //   x: (N, ...) inputs, y: (N) class ids; to_input maps a batch Var<T, R> to what the encoder
 //   takes; head maps the encoder's output to (B, C) logits.
@@ -87,9 +88,12 @@ struct NoAugmentation {};
 /// Trains a copy of `encoder` with `head` on (train_x, train_y) and returns the test accuracy.
 ///
 /// augment, when given, maps each training input (a contiguous sample of shape train_x's
-/// without its first axis) and its Generator to a new input of the same shape, e.g. a
-/// modality::compose of crops and flips; the loader seeds the Generator per (seed, epoch,
-/// sample), so a run is the same for any thread count. Test inputs are never augmented.
+/// without its first axis) and its Generator to a new input of the same shape (shape_error
+/// otherwise), e.g. a modality::compose of crops and flips. The loader seeds the Generator per
+/// (seed, epoch, sample), so the augmented samples are the same for any thread count or
+/// prefetching. augment is called on the loader's background thread, one sample at a time
+/// (also for the one batch it may prefetch past the last step): it must not share mutable
+/// state with the caller. Test inputs are never augmented.
 template <nn::module Encoder, nn::module Head, class ToInput, floating T, int R,
           class Augment = NoAugmentation>
 FinetuneResult fine_tune(const Encoder& encoder, Head head, ToInput to_input,
