@@ -40,8 +40,8 @@ def run(seed, lr=2e-3, wd=5e-4, steps=600, batch=64):
     x, y = xtr[rows], ytr[rows]
     torch.manual_seed(seed)
     m = cnn()
-    decay = [p for n, p in m.named_parameters() if p.ndim > 1]
-    no_decay = [p for n, p in m.named_parameters() if p.ndim <= 1]
+    decay = [p for p in m.parameters() if p.ndim > 1]
+    no_decay = [p for p in m.parameters() if p.ndim <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0}], lr=lr)
     warm = int(0.05 * steps)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (s + 1) / warm if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, steps - warm))))
@@ -62,4 +62,4 @@ def run(seed, lr=2e-3, wd=5e-4, steps=600, batch=64):
 if __name__ == "__main__":
     seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     accs = [run(s) for s in range(seeds)]
-    print("torch, the demo's from-scratch recipe, 1% labels:", " ".join(f"{a:.4f}" for a in accs), f"mean {np.mean(accs):.4f} std {np.std(accs, ddof=1):.4f}")
+    print("torch, the demo's from-scratch recipe, 1% labels:", " ".join(f"{a:.4f}" for a in accs), f"mean {np.mean(accs):.4f}" + (f" std {np.std(accs, ddof=1):.4f}" if len(accs) > 1 else ""))

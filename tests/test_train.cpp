@@ -304,7 +304,7 @@ TEST_CASE("fine_tune augments the training inputs only, the same way in every ru
   const auto plain = run();
   CHECK(plain.accuracy > 0.7);  // on a held-out toy set (0.79 measured; chance is 1/3)
   // An augmentation that changes nothing trains exactly as none, called once per sample drawn
-  // (3 batches of 64 an epoch; the loader may prefetch a batch past the last step).
+  // (3 batches of 64 an epoch; the loader may have prepared a batch or two past the last step).
   std::atomic<long> calls{0}, misshapen{0};  // counted on the loader's thread
   const auto same = run([&](const Tensor<float, 1>& x, Generator&) {
     ++calls;
