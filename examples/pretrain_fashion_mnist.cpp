@@ -7,7 +7,7 @@
 // encoder at its random initialisation, and raw pixels.
 //
 //   pretrain_fashion_mnist [--objective simclr|vicreg|barlow|byol|dae] [--epochs E] [--seeds S]
-//                          [--batch B] [--temperature T] [--lr LR] [--crop-min A]
+//                          [--batch B] [--temperature T] [--lr LR] [--crop-min A] [--views V]
 //                          [--erase P] [--noise STD] [--flip P] [--projector-hidden H]
 //                          [--probe-power P] [--finetune-augment none|flip|crop]
 //                          [--scratch-lr LR] [--scratch-wd WD] [--scratch-batch B]
@@ -25,6 +25,8 @@
 // sign(f) |f|^P of the features (eval::ProbeOptions::power; default 0.5, the signed square
 // root; 1 gives the plain probe of the README's older rows). --flip P: probability of a
 // horizontal flip in each pre-training view (default 0.5; nothing to do with --load).
+// --views V: SimCLR draws V views of each image (2, 3 or 4; default 2) and takes the NT-Xent of
+// all of them (objectives::multi_view_nt_xent); an epoch costs about V / 2 times as much.
 // --finetune-augment: flips (p = 0.5, whatever --flip says), or crops and flips, of the labelled
 // images in every supervised run (LP-FT and from scratch alike; default none: both measured
 // worse, see the README). --scratch-*: the from-scratch floor's recipe (defaults lr 2e-3, weight
@@ -36,8 +38,8 @@
 // per-dimension std of normalised embeddings and their effective rank; joint-embedding
 // objectives) and, for the denoising autoencoder, reconstructions.png.
 //
-// Shapes: pixel rows (B, 784) in [0, 1]; two views each (B, 784); encoder (B, 128); projector
-// (B, P); conv features for the probe (B, 3136).
+// Shapes: pixel rows (B, 784) in [0, 1]; views (B, 784), two of each image (V with --views);
+// encoder (B, 128); projector (B, P); conv features for the probe (B, 3136).
 #include <pretext/data.hpp>
 #include <pretext/eval.hpp>
 #include <pretext/io/png.hpp>
@@ -50,6 +52,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -74,6 +77,7 @@ struct Options {
   double erase = 0, noise = 0;     ///< random erasing probability, Gaussian noise std (0: off)
   double flip = 0.5;               ///< probability of a horizontal flip in each view
   index_t projector_hidden = 256;  ///< SimCLR's projector 128 -> H -> 128
+  index_t views = 2;               ///< SimCLR's views per image (2, 3 or 4)
   double probe_power = 0.5;        ///< eval::ProbeOptions::power of every linear probe
   bool full_floors = false, floors = true;
   /// Augmentation of every supervised run (LP-FT, from scratch): none, flip, or crop (random
@@ -127,6 +131,8 @@ Options parse(int argc, char** argv) {
       number(o.noise);
     else if (a == "--flip")
       number(o.flip);
+    else if (a == "--views")
+      number(o.views);
     else if (a == "--projector-hidden")
       number(o.projector_hidden);
     else if (a == "--probe-power")
@@ -163,6 +169,10 @@ Options parse(int argc, char** argv) {
                 config_error, "pretrain_fashion_mnist: --erase ", o.erase, " and --flip ", o.flip,
                 " must be in [0, 1], --noise ", o.noise, " >= 0 and --projector-hidden ",
                 o.projector_hidden, " >= 1");
+  PRETEXT_CHECK(
+      o.views >= 2 && o.views <= 4 && (o.views == 2 || (o.objective == "simclr" && o.load.empty())),
+      config_error, "pretrain_fashion_mnist: --views ", o.views,
+      " must be 2, 3 or 4, and other than 2 only when pre-training with --objective simclr");
   PRETEXT_CHECK(
       o.finetune_augment == "none" || o.finetune_augment == "flip" || o.finetune_augment == "crop",
       config_error, "pretrain_fashion_mnist: --finetune-augment '", o.finetune_augment,
@@ -278,9 +288,9 @@ void fit(Objective& objective, Loader& loader, const Options& o, Curves& curves)
               r.steps, r.seconds, r.last_loss);
 }
 
-/// Pre-trains a joint-embedding objective on two augmented views of every image and returns
-/// the trained encoder.
-template <class Objective>
+/// Pre-trains a joint-embedding objective on N augmented views of every image and returns the
+/// trained encoder.
+template <std::size_t N = 2, class Objective>
 Encoder pretrain(Objective& objective, const Tensor<float, 2>& images, const Options& o,
                  Curves& curves) {
   data::UnlabeledTensorDataset<float, 2> ds(images);
@@ -298,7 +308,7 @@ Encoder pretrain(Objective& objective, const Tensor<float, 2>& images, const Opt
     if (o.noise > 0) y = noise(y, g);
     return y;
   };
-  const auto views = mod::multi_view(ds, aug);
+  const auto views = mod::multi_view<N>(ds, aug);
   data::DataLoader loader(views, {.batch_size = o.batch, .shuffle = true, .seed = 7});
   fit(objective, loader, o, curves);
   return objective.encoder.clone();
@@ -309,7 +319,9 @@ Encoder pretrain_by_name(const Tensor<float, 2>& images, const Options& o, Curve
   Encoder enc = example::make_encoder(g);
   const index_t W = example::encoder_width;
   if (o.objective == "simclr") {
-    obj::SimCLR m(std::move(enc), mlp(W, o.projector_hidden, 128, g), o.temperature);
+    obj::SimCLR m(std::move(enc), mlp(W, o.projector_hidden, 128, g), o.temperature, o.views);
+    if (o.views == 3) return pretrain<3>(m, images, o, curves);
+    if (o.views == 4) return pretrain<4>(m, images, o, curves);
     return pretrain(m, images, o, curves);
   }
   if (o.objective == "vicreg") {
@@ -375,8 +387,10 @@ int main(int argc, char** argv) {
     std::snprintf(power, sizeof power, " (probes on sign(f) |f|^%g)", o.probe_power);
     // The title names every evaluation setting that differs from the default, so that the
     // results.json of a variant says which one it is.
-    std::string title = "Fashion-MNIST test accuracy after " + o.objective + " pre-training" +
-                        (o.probe_power == 1 ? std::string() : std::string(power));
+    std::string title =
+        "Fashion-MNIST test accuracy after " + o.objective + " pre-training" +
+        (o.views == 2 ? std::string() : " (" + std::to_string(o.views) + " views per image)") +
+        (o.probe_power == 1 ? std::string() : std::string(power));
     if (o.finetune_augment != "none") title += "; supervised runs augmented: " + o.finetune_augment;
     const Options defaults;
     if (o.scratch_lr != defaults.scratch_lr || o.scratch_wd != defaults.scratch_wd ||

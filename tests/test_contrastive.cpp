@@ -163,6 +163,70 @@ TEST_CASE("NT-Xent of 2B mutually orthogonal embeddings is log(2B - 1) at any te
   }
 }
 
+TEST_CASE("multi-view NT-Xent: two views give NT-Xent; gradients of three and four views") {
+  const auto z1 = leaf({4, 6}), z2 = leaf({4, 6}), z3 = leaf({4, 6}), z4 = leaf({4, 6});
+  for (double temp : {0.5, 0.1}) {
+    CAPTURE(temp);
+    CHECK(obj::multi_view_nt_xent(std::vector{z1, z2}, temp).item() ==
+          doctest::Approx(obj::nt_xent(z1, z2, temp).item()).epsilon(1e-14));
+    PRETEXT_CHECK_GRADIENTS(
+        [temp](const V2& x, const V2& y, const V2& w) {
+          return obj::multi_view_nt_xent(std::vector{x, y, w}, temp);
+        },
+        std::tuple{z1, z2, z3});
+  }
+  // Four views, one of them a non-contiguous view.
+  const auto z4t = leaf({6, 4});
+  PRETEXT_CHECK_GRADIENTS(
+      [](const V2& x, const V2& y, const V2& w, const V2& u) {
+        return obj::multi_view_nt_xent(std::vector{x, y, w, t(u)}, 0.2);
+      },
+      std::tuple{z1, z2, z3, z4t});
+}
+
+TEST_CASE("multi-view NT-Xent: closed forms for orthogonal and for identical views") {
+  for (index_t V : {3, 4})
+    for (index_t B : {1, 2, 3}) {
+      CAPTURE(V);
+      CAPTURE(B);
+      // V B mutually orthogonal rows: every logit off the diagonal is 0, so each anchor's
+      // log-softmax is -log(VB - 1) at every one of its positives.
+      const index_t N = V * B;
+      Tensor<double, 2> e = Tensor<double, 2>::zeros(Shape<2>{N, N});
+      for (index_t i = 0; i < N; ++i) e.data()[i * N + i] = 2.0;
+      std::vector<V2> views;
+      for (index_t v = 0; v < V; ++v) views.emplace_back(e.narrow(0, v * B, B).contiguous());
+      for (double temp : {0.5, 0.07}) {
+        CAPTURE(temp);
+        CHECK(obj::multi_view_nt_xent(views, temp).item() ==
+              doctest::Approx(std::log(static_cast<double>(N - 1))).epsilon(1e-14));
+      }
+    }
+  // One sample seen V times alike: an anchor's V - 1 others are all positives with equal
+  // logits, each with probability 1 / (V - 1), whatever the temperature.
+  const auto one = leaf({1, 5});
+  for (index_t V : {2, 3, 5}) {
+    CAPTURE(V);
+    const std::vector<V2> same_views(static_cast<std::size_t>(V), one);
+    CHECK(obj::multi_view_nt_xent(same_views, 0.3).item() ==
+          doctest::Approx(std::log(static_cast<double>(V - 1))).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("multi-view NT-Xent depends on neither the order of the views nor that of the batch") {
+  const auto a = leaf({5, 4}), b = leaf({5, 4}), c = leaf({5, 4});
+  const double l = obj::multi_view_nt_xent(std::vector{a, b, c}, 0.3).item();
+  CHECK(obj::multi_view_nt_xent(std::vector{c, a, b}, 0.3).item() ==
+        doctest::Approx(l).epsilon(1e-13));
+  const std::vector<index_t> perm = {3, 0, 4, 1, 2};
+  CHECK(obj::multi_view_nt_xent(
+            std::vector{permute_rows(a, perm), permute_rows(b, perm), permute_rows(c, perm)}, 0.3)
+            .item() == doctest::Approx(l).epsilon(1e-13));
+  // Reordering one view alone pairs other samples: a different loss.
+  CHECK(obj::multi_view_nt_xent(std::vector{permute_rows(a, perm), b, c}, 0.3).item() !=
+        doctest::Approx(l).epsilon(1e-6));
+}
+
 TEST_CASE("InfoNCE with a queue: log(1 + K e^(-1/t)) for a unit positive and orthogonal queue") {
   const auto q = constant(1, 3, {2, 0, 0});
   const auto k = constant(1, 3, {0.5, 0, 0});
@@ -344,6 +408,16 @@ TEST_CASE("contrastive losses name the function and shapes in their errors") {
   has(test::error_message<config_error>([&] { obj::barlow_twins_loss(a, a, -1.0); }), "lambda");
   has(test::error_message<config_error>([&] { obj::vicreg_loss(a, a, 25, 25, 1, -1e-4); }), "eps");
   has(test::error_message<config_error>([&] { obj::vicreg_loss(a, a, -1.0); }), "sim_coeff");
+  has(test::error_message<shape_error>([&] { obj::multi_view_nt_xent(std::vector{a}); }),
+      "multi_view_nt_xent: 1 view(s)");
+  has(test::error_message<shape_error>([&] {
+        obj::multi_view_nt_xent(std::vector{a, a, b});
+      }),
+      "view 0 is [4, 5] but view 2 is [3, 5]");
+  has(test::error_message<config_error>([&] {
+        obj::multi_view_nt_xent(std::vector{a, a}, 0.0);
+      }),
+      "multi_view_nt_xent: temperature 0");
   // One pair is a valid (if trivial) NT-Xent batch: no negatives, loss 0.
   CHECK(obj::nt_xent(one, one).item() == doctest::Approx(0.0));
 }

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The joint-embedding losses (objectives/contrastive.hpp) against PyTorch in float: values and
-// input gradients of NT-Xent (SimCLR's reference formulation), InfoNCE with a queue (MoCo), CLIP,
-// BYOL, Barlow Twins (BatchNorm without affine) and VICReg with its three terms, on embeddings
-// (B, D). Fixtures: tests/fixtures/contrastive.safetensors, written by
-// tests/fixtures/make_fixtures.py.
+// input gradients of NT-Xent (SimCLR's reference formulation) and of its multi-view form,
+// InfoNCE with a queue (MoCo), CLIP, BYOL, Barlow Twins (BatchNorm without affine) and VICReg
+// with its three terms, on embeddings (B, D). Fixtures: tests/fixtures/contrastive.safetensors,
+// written by tests/fixtures/make_fixtures.py.
 #include <pretext/io.hpp>
 #include <pretext/objectives/contrastive.hpp>
 
@@ -47,6 +47,17 @@ TEST_CASE("NT-Xent matches SimCLR's formulation in PyTorch") {
     check_grad(z1, c + ".grad.z1");
     check_grad(z2, c + ".grad.z2");
   }
+}
+
+TEST_CASE("multi-view NT-Xent of three views matches an anchor-by-anchor PyTorch reference") {
+  const std::string c = "multi_view_nt_xent";
+  const auto z1 = input<2>(c + ".z1"), z2 = input<2>(c + ".z2"), z3 = input<2>(c + ".z3");
+  const auto loss = obj::multi_view_nt_xent(std::vector{z1, z2, z3}, 0.3);
+  check_value(loss, c + ".loss");
+  loss.backward();
+  check_grad(z1, c + ".grad.z1");
+  check_grad(z2, c + ".grad.z2");
+  check_grad(z3, c + ".grad.z3");
 }
 
 TEST_CASE("InfoNCE with a queue matches MoCo's forward in PyTorch") {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Joint-embedding objectives on images, token sequences and 1-D signals with the same code:
 // gradients in double, teachers that follow (or stay, with momentum 1), the FIFO key queue,
-// collapse statistics, and SimCLR trained by the Trainer on two augmented views.
+// collapse statistics, SimCLR over more than two views, and SimCLR trained by the Trainer on
+// two augmented views.
 #include <pretext/data.hpp>
 #include <pretext/objectives.hpp>
 #include <pretext/testing/doctest.hpp>
@@ -79,6 +80,33 @@ TEST_CASE_TEMPLATE("SimCLR, BarlowTwins and VICReg: gradients on any modality", 
   check_projector_gradient(barlow, views);
   obj::VICReg vicreg{M::encoder(g), Lin(D, P, g)};
   check_projector_gradient(vicreg, views);
+  // SimCLR over three views (a std::tuple, as multi_view<3> gives) is multi-view NT-Xent of
+  // their projections.
+  obj::SimCLR simclr3{M::encoder(g), Lin(D, P, g), 0.5, 3};
+  const auto three = std::tuple{views.first, views.second, views.first};
+  check_projector_gradient(simclr3, three);
+  train::StepContext ctx;
+  const auto project = [&](const auto& v) {
+    return simclr3.projector(simclr3.encoder(obj::detail::view_input(v)));
+  };
+  CHECK(simclr3.loss(three, ctx).item() ==
+        doctest::Approx(
+            obj::multi_view_nt_xent(
+                std::vector{project(views.first), project(views.second), project(views.first)}, 0.5)
+                .item())
+            .epsilon(1e-12));
+}
+
+TEST_CASE("SimCLR checks its view count against the batch") {
+  Generator g(2);
+  obj::SimCLR simclr3{Images::encoder(g), Lin(D, P, g), 0.5, 3};
+  train::StepContext ctx;
+  const auto msg = test::error_message<config_error>([&] { simclr3.loss(Images::views(), ctx); });
+  INFO(msg);
+  CHECK(msg.find("2 views of each sample but the objective takes 3") != std::string::npos);
+  CHECK(test::error_message<config_error>([&] {
+          obj::SimCLR bad{Images::encoder(g), Lin(D, P, g), 0.5, 1};
+        }).find("SimCLR: views 1 must be at least 2") != std::string::npos);
 }
 
 TEST_CASE_TEMPLATE("BYOL and SimSiam: gradients, and a teacher that follows with momentum < 1", M,
@@ -212,14 +240,21 @@ double max_difference(const std::vector<Tensor<double, 2>>& a,
 /// Full-batch gradients of a batch-coupled objective against (1) the cached-embedding path over
 /// four micro-batches, which must match, and (2) naive accumulation of the micro-batch losses,
 /// which must not (otherwise the test would not tell the two apart).
-template <class O>
+template <std::size_t V = 2, class O>
 void check_exact_accumulation(O& o) {
-  using Views = std::pair<Tensor<double, 2>, Tensor<double, 2>>;
-  const Views full{test::randn<double>({8, 12}, 11), test::randn<double>({8, 12}, 12)};
+  // V views (8, 12) of one batch: a std::pair for two, else a std::tuple (as multi_view gives).
+  const auto full = []<std::size_t... I>(std::index_sequence<I...>) {
+    if constexpr (V == 2)
+      return std::pair{test::randn<double>({8, 12}, 11), test::randn<double>({8, 12}, 12)};
+    else
+      return std::tuple{test::randn<double>({8, 12}, 11 + I)...};
+  }
+  (std::make_index_sequence<V>{});
+  using Views = std::remove_const_t<decltype(full)>;
   std::vector<Views> micro;
   for (index_t i = 0; i < 8; i += 2)
-    micro.push_back(
-        {full.first.narrow(0, i, 2).contiguous(), full.second.narrow(0, i, 2).contiguous()});
+    micro.push_back(std::apply(
+        [i](const auto&... v) { return Views{v.narrow(0, i, 2).contiguous()...}; }, full));
   train::StepContext ctx;
   for (auto& p : o.parameters()) p.zero_grad();
   const double full_loss = o.loss(full, ctx).item();
@@ -247,6 +282,10 @@ TEST_CASE("Gradient accumulation of batch-coupled losses is exact (cached embedd
     obj::SimCLR o(enc(), Lin(D, P, g), 0.5);
     check_exact_accumulation(o);
   }
+  SUBCASE("SimCLR with three views") {
+    obj::SimCLR o(enc(), Lin(D, P, g), 0.5, 3);
+    check_exact_accumulation<3>(o);
+  }
   SUBCASE("Barlow Twins") {
     obj::BarlowTwins o(enc(), Lin(D, P, g), 5e-3);
     check_exact_accumulation(o);
@@ -261,16 +300,21 @@ TEST_CASE("Gradient accumulation of batch-coupled losses is exact (cached embedd
   }
 }
 
-TEST_CASE("Trainer: accumulating 4 micro-batches of SimCLR equals one step on the whole batch") {
-  // Same 16 samples and views; one SGD step with batch 8, or with batch 2 and accumulate 4.
+TEST_CASE_TEMPLATE(
+    "Trainer: accumulating 4 micro-batches of SimCLR equals one step on the whole "
+    "batch",
+    Views, std::integral_constant<std::size_t, 2>, std::integral_constant<std::size_t, 3>) {
+  // Same 16 samples and views (two, or three per sample); one SGD step with batch 8, or with
+  // batch 2 and accumulate 4.
   Generator g0(31);
   const Tensor<double, 2> x = normal<double>({16, 12}, g0);
   data::UnlabeledTensorDataset<double, 2> ds(x);
-  const auto views = mod::multi_view(ds, mod::SignalJitter{.std = 0.1});
+  const auto views = mod::multi_view<Views::value>(ds, mod::SignalJitter{.std = 0.1});
   using Enc = nn::Sequential<Lin, nn::Tanh, Lin>;
   auto run = [&](index_t batch, int accumulate, bool exact = true) {
     Generator g(32);
-    obj::SimCLR o(Enc(Lin(12, 10, g), {}, Lin(10, D, g)), Lin(D, P, g), 0.5);
+    obj::SimCLR o(Enc(Lin(12, 10, g), {}, Lin(10, D, g)), Lin(D, P, g), 0.5,
+                  static_cast<index_t>(Views::value));
     data::DataLoader loader(views, {.batch_size = batch, .shuffle = true, .seed = 3});
     optim::SGD<double> opt(o.parameters(), {.lr = 0.5});
     train::Trainer trainer(

@@ -7,6 +7,7 @@
 // Letters: B batch (pairs of views), D embedding width, K queued negatives.
 //   similarity_logits  a (B_a, D), b (B_b, D)                  -> (B_a, B_b)
 //   nt_xent            z1 (B, D), z2 (B, D)                    -> scalar, mean over 2B anchors
+//   multi_view_nt_xent V >= 2 views (B, D) each                -> scalar, mean over VB anchors
 //   info_nce           query (B, D), key (B, D), queue (K, D)  -> scalar, mean over B queries
 //   clip_loss          a (B, D), b (B, D), log_scale ()        -> scalar
 //   byol_loss          p (B, D), z (B, D)                      -> scalar, mean over B
@@ -30,6 +31,7 @@
 #include <cmath>    // std::isfinite
 #include <cstdint>  // int64 class-index targets
 #include <string>
+#include <vector>
 #include <type_traits>  // std::type_identity_t: a null queue does not take part in deduction
 
 namespace pretext::objectives {
@@ -53,6 +55,18 @@ Var<T, 2> normalize_rows(const Var<T, 2>& x) {
 template <floating T>
 Var<T, 2> scaled_dots(const Var<T, 2>& an, const Var<T, 2>& bn, double temperature) {
   return mul(matmul(an, t(bn)), static_cast<T>(1.0 / temperature));
+}
+
+/// Cosine logits of every row of z with every other, z (N, D) -> (N, N): zn_i . zn_j / t with
+/// 1e9 subtracted on the diagonal, so that the log-softmax gives a row's own entry no weight and
+/// no gradient without slicing it out.
+template <floating T>
+Var<T, 2> self_masked_logits(const Var<T, 2>& z, double temperature) {
+  const index_t N = z.size(0);
+  const auto zn = normalize_rows(z);
+  auto self_mask = Tensor<T, 2>::zeros(Shape<2>{N, N});
+  for (index_t i = 0; i < N; ++i) self_mask.data()[i * N + i] = T(-1e9);
+  return add(scaled_dots(zn, zn, temperature), self_mask);
 }
 
 /// The identity matrix (D, D) as a constant.
@@ -133,13 +147,44 @@ Var<T, 0> nt_xent(const Var<T, 2>& z1, const Var<T, 2>& z2, double temperature =
   cd::check_temperature("nt_xent", temperature);
   cd::check_pair("nt_xent", "z1", z1, "z2", z2);
   const index_t B = z1.size(0), N = 2 * B;
-  const auto zn = cd::normalize_rows(concat(z1, z2, 0));  // (2B, D)
-  auto self_mask = Tensor<T, 2>::zeros(Shape<2>{N, N});
-  for (index_t i = 0; i < N; ++i) self_mask.data()[i * N + i] = T(-1e9);
-  const auto logits = add(cd::scaled_dots(zn, zn, temperature), self_mask);  // (2B, 2B)
+  const auto logits = cd::self_masked_logits(concat(z1, z2, 0), temperature);  // (2B, 2B)
   Tensor<std::int64_t, 1> positive(Shape<1>{N});
   for (index_t i = 0; i < N; ++i) positive.data()[i] = i < B ? i + B : i - B;
   return cross_entropy(logits, positive);
+}
+
+/// NT-Xent over V >= 2 views of the same B samples (SimCLR with more than two views, as in
+/// multi-crop training). The VB embeddings are the anchors; anchor (v, i) has the other V - 1
+/// views of sample i as positives and the remaining VB - V embeddings as negatives, and its loss
+/// is the mean over its positives p of
+///   -log( exp(s(a, p) / t) / sum_{k != a} exp(s(a, k) / t) ),
+/// the cross-entropy against targets 1 / (V - 1) on the positives. loss = mean over the anchors.
+/// For V = 2 it equals nt_xent(views[0], views[1]); for VB mutually orthogonal embeddings it is
+/// log(VB - 1). views: V tensors (B, D), in any order -> scalar.
+template <floating T>
+Var<T, 0> multi_view_nt_xent(const std::vector<Var<T, 2>>& views, double temperature = 0.5) {
+  namespace cd = contrastive_detail;
+  cd::check_temperature("multi_view_nt_xent", temperature);
+  PRETEXT_CHECK(views.size() >= 2, shape_error,
+                "pretext::objectives::multi_view_nt_xent: ", views.size(),
+                " view(s); give at least two views (B, D) of the same samples");
+  for (std::size_t v = 1; v < views.size(); ++v)
+    PRETEXT_CHECK(views[v].shape() == views[0].shape(), shape_error,
+                  "pretext::objectives::multi_view_nt_xent: view 0 is ", cd::shape_of(views[0]),
+                  " but view ", v, " is ", cd::shape_of(views[v]),
+                  "; give every view of the same batch, (B, D) each");
+  PRETEXT_CHECK(views[0].size(0) >= 1 && views[0].size(1) >= 1, shape_error,
+                "pretext::objectives::multi_view_nt_xent: the views are ", cd::shape_of(views[0]),
+                "; the loss needs B >= 1 rows and D >= 1 columns");
+  const auto V = static_cast<index_t>(views.size());
+  const index_t B = views[0].size(0), N = V * B;
+  const auto logits = cd::self_masked_logits(concat(views, 0), temperature);  // (VB, VB)
+  auto target = Tensor<T, 2>::zeros(Shape<2>{N, N});  // row (v, i): 1 / (V - 1) at (w, i), w != v
+  const T share = T(1) / static_cast<T>(V - 1);
+  for (index_t a = 0; a < N; ++a)
+    for (index_t w = 0; w < V; ++w)
+      if (w != a / B) target.data()[a * N + w * B + a % B] = share;
+  return cross_entropy(logits, target);
 }
 
 /// MoCo's InfoNCE. Query i's positive is key i. With a queue of negatives (MoCo v1/v2) the logits

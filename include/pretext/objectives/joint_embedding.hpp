@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Joint-embedding objectives: two views of each sample should agree. Each is a module over its
 // parts (encoder, projector, predictor) and takes a batch of two views, std::pair of (B, ...)
-// tensors as data::multi_view(ds, augment) and the loader produce; the encoder takes a view as
-// Var<T, R> (or the id tensor itself for token ids) and returns (B, D).
+// tensors as data::multi_view(ds, augment) and the loader produce (SimCLR also takes more: a
+// std::tuple of V views from multi_view<V>); the encoder takes a view as Var<T, R> (or the id
+// tensor itself for token ids) and returns (B, D).
 //
-//   SimCLR:       z = projector(encoder(both views in one forward)) (2B, P) -> NT-Xent
+//   SimCLR:       z = projector(encoder(every view in one forward)) (VB, P) -> NT-Xent
 //   MoCo v2:      q = f(view 1), k = EMA copy of f (view 2), negatives from a FIFO queue of keys
 //   BYOL:         p = predictor(projector(encoder(x))) against an EMA teacher's projection,
 //                 symmetrised over the two views, momentum rising to 1 along a cosine
@@ -30,6 +31,9 @@
 #include "pretext/train/objective.hpp"
 
 #include <cmath>
+#include <concepts>
+#include <iterator>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -47,17 +51,22 @@ const Tensor<std::int64_t, R>& view_input(const Tensor<std::int64_t, R>& ids) {
   return ids;
 }
 
-/// Two views (B, ...) stacked into one (2B, ...) batch, so both go through one forward.
-template <class E, int R>
-Tensor<E, R> stack_views(const Tensor<E, R>& a, const Tensor<E, R>& b) {
-  PRETEXT_CHECK(a.shape() == b.shape(), shape_error, "pretext::objectives: the two views are ",
-                pretext::detail::shape_string(a.shape()), " and ",
-                pretext::detail::shape_string(b.shape()), "; both views need the same shape");
-  auto shape = a.shape();
-  shape[0] *= 2;
+/// Views (B, ...) each stacked in their order into one (VB, ...) batch, so that all of them go
+/// through one forward.
+template <class E, int R, std::same_as<Tensor<E, R>>... More>
+Tensor<E, R> stack_views(const Tensor<E, R>& first, const More&... more) {
+  const Tensor<E, R>* views[] = {&first, &more...};
+  auto shape = first.shape();
+  for (std::size_t v = 1; v < std::size(views); ++v)
+    PRETEXT_CHECK(views[v]->shape() == shape, shape_error, "pretext::objectives: view 0 is ",
+                  pretext::detail::shape_string(shape), " but view ", v, " is ",
+                  pretext::detail::shape_string(views[v]->shape()),
+                  "; every view needs the same shape");
+  const index_t b = first.size(0);
+  shape[0] *= static_cast<index_t>(std::size(views));
   Tensor<E, R> out(shape);
-  out.narrow(0, 0, a.size(0)).copy_(a);
-  out.narrow(0, a.size(0), b.size(0)).copy_(b);
+  for (std::size_t v = 0; v < std::size(views); ++v)
+    out.narrow(0, static_cast<index_t>(v) * b, b).copy_(*views[v]);
   return out;
 }
 
@@ -69,45 +78,53 @@ void report_collapse(train::StepContext& ctx, const Tensor<T, 2>& z) {
   ctx.report("effective_rank", s.effective_rank);
 }
 
-/// Both views through encoder and projector in one forward: (2B, P), view 1's rows first.
+/// The views of a batch (a std::pair or std::tuple of (B, ...) tensors) through encoder and
+/// projector in one forward: (VB, P), view 0's rows first.
 template <class Encoder, class Projector, class Views>
 auto embed_views(const Encoder& encoder, const Projector& projector, const Views& views) {
-  const auto& [a, b] = views;
-  return projector(encoder(view_input(stack_views(a, b))));
+  return projector(
+      encoder(view_input(std::apply([](const auto&... v) { return stack_views(v...); }, views))));
 }
 
-/// Embeddings of micro-batches (2b_i, P), each with view 1's rows first, as the two views of the
-/// whole batch ((sum b_i, P), (sum b_i, P)); the collapse statistics of all rows go to the
+/// Embeddings of micro-batches (V b_i, P), each stacked view by view (embed_views), as the V
+/// views of the whole batch, (sum b_i, P) each; the collapse statistics of all rows go to the
 /// metrics. One part is the plain (not accumulated) case.
+template <class T>
+std::vector<Var<T, 2>> split_views(const std::vector<Var<T, 2>>& parts, index_t views,
+                                   train::StepContext& ctx) {
+  PRETEXT_CHECK(!parts.empty(), shape_error,
+                "pretext::objectives: no embeddings to join; pass at least one micro-batch");
+  std::vector<std::vector<Var<T, 2>>> by_view(static_cast<std::size_t>(views));
+  for (const auto& z : parts) {
+    PRETEXT_CHECK(z.size(0) % views == 0, shape_error, "pretext::objectives: embeddings ",
+                  pretext::detail::shape_string(z.shape()), " do not split into ", views,
+                  " views of equal size; embed() stacks every view of a micro-batch");
+    const index_t b = z.size(0) / views;
+    for (index_t v = 0; v < views; ++v)
+      by_view[static_cast<std::size_t>(v)].push_back(narrow(z, 0, v * b, b));
+  }
+  std::vector<Var<T, 2>> out;
+  for (const auto& pieces : by_view)
+    out.push_back(pieces.size() == 1 ? pieces[0] : concat(pieces, 0));
+  if (ctx.metrics) {
+    NoGrad no_grad;
+    report_collapse(ctx, parts.size() == 1 ? parts[0].data() : concat(out, 0).data());
+  }
+  return out;
+}
+
+/// split_views of two views, as a pair (CLIP's two sides, the two-view objectives).
 template <class T>
 std::pair<Var<T, 2>, Var<T, 2>> join_views(const std::vector<Var<T, 2>>& parts,
                                            train::StepContext& ctx) {
-  PRETEXT_CHECK(!parts.empty(), shape_error,
-                "pretext::objectives: no embeddings to join; pass at least one micro-batch");
-  std::vector<Var<T, 2>> first, second;
-  for (const auto& z : parts) {
-    PRETEXT_CHECK(z.size(0) % 2 == 0, shape_error, "pretext::objectives: embeddings ",
-                  pretext::detail::shape_string(z.shape()),
-                  " do not split into two views of equal size; embed() stacks both views");
-    const index_t b = z.size(0) / 2;
-    first.push_back(narrow(z, 0, 0, b));
-    second.push_back(narrow(z, 0, b, b));
-  }
-  if (parts.size() == 1) {
-    report_collapse(ctx, parts[0].data());
-    return {first[0], second[0]};
-  }
-  auto a = concat(first, 0), b = concat(second, 0);
-  if (ctx.metrics) {
-    NoGrad no_grad;
-    report_collapse(ctx, concat(a, b, 0).data());
-  }
-  return {a, b};
+  auto v = split_views(parts, 2, ctx);
+  return {std::move(v[0]), std::move(v[1])};
 }
 
-/// What SimCLR, Barlow Twins and VICReg share: encoder and projector over both views in one
+/// What SimCLR, Barlow Twins and VICReg share: encoder and projector over every view in one
 /// forward, and the loss split into embed() and loss_from_embeddings() so that the trainer's
-/// gradient accumulation stays exact. Derived supplies pair_loss(view 1 (B, P), view 2 (B, P)).
+/// gradient accumulation stays exact. Derived supplies pair_loss(view 0 (B, P), view 1 (B, P)),
+/// or, to take more than two views, view_count() and views_loss(V views (B, P) each).
 template <class Derived, nn::module Encoder, nn::module Projector>
 class TwoViewObjective : public nn::Module<Derived> {
  public:
@@ -119,15 +136,23 @@ class TwoViewObjective : public nn::Module<Derived> {
     v.module("encoder", encoder);
     v.module("projector", projector);
   }
-  /// Both views of a (micro-)batch: (2B, P), view 1's rows first.
+  /// Views per sample the loss takes.
+  index_t view_count() const { return 2; }
+  Var<T, 0> views_loss(const std::vector<Var<T, 2>>& z) const {
+    return self().pair_loss(z[0], z[1]);
+  }
+  /// Every view of a (micro-)batch: (VB, P), view 0's rows first.
   template <class Views>
   Var<T, 2> embed(const Views& views, train::StepContext&) {
+    constexpr auto given = static_cast<index_t>(std::tuple_size_v<Views>);
+    PRETEXT_CHECK(given == self().view_count(), config_error, "pretext::objectives: the batch has ",
+                  given, " views of each sample but the objective takes ", self().view_count(),
+                  "; give data::multi_view<N> the objective's view count");
     return embed_views(encoder, projector, views);
   }
   /// The loss over the embeddings of every micro-batch of the step.
   Var<T, 0> loss_from_embeddings(const std::vector<Var<T, 2>>& z, train::StepContext& ctx) {
-    const auto [a, b] = join_views(z, ctx);
-    return static_cast<const Derived&>(*this).pair_loss(a, b);
+    return self().views_loss(split_views(z, self().view_count(), ctx));
   }
   template <class Views>
   Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
@@ -135,6 +160,9 @@ class TwoViewObjective : public nn::Module<Derived> {
   }
   Encoder encoder;
   Projector projector;
+
+ private:
+  const Derived& self() const { return static_cast<const Derived&>(*this); }
 };
 
 }  // namespace detail
@@ -186,19 +214,30 @@ class KeyQueue : public nn::Module<KeyQueue<T>> {
   Tensor<T, 1> state_;
 };
 
+/// SimCLR: NT-Xent between the projections of two views, or, with views > 2 (batches of
+/// data::multi_view<views>), multi_view_nt_xent over all of them.
 template <nn::module Encoder, nn::module Projector>
 class SimCLR : public detail::TwoViewObjective<SimCLR<Encoder, Projector>, Encoder, Projector> {
   using Base = detail::TwoViewObjective<SimCLR, Encoder, Projector>;
   using T = nn::param_type_t<Encoder>;
 
  public:
-  SimCLR(Encoder e, Projector p, double temperature = 0.5)
-      : Base(std::move(e), std::move(p)), temperature(temperature) {}
+  SimCLR(Encoder e, Projector p, double temperature = 0.5, index_t n_views = 2)
+      : Base(std::move(e), std::move(p)), temperature(temperature), views(n_views) {
+    PRETEXT_CHECK(n_views >= 2, config_error, "pretext::objectives::SimCLR: views ", n_views,
+                  " must be at least 2");
+  }
   /// NT-Xent between the two views' projections (B, P) each.
   Var<T, 0> pair_loss(const Var<T, 2>& a, const Var<T, 2>& b) const {
     return nt_xent(a, b, temperature);
   }
+  index_t view_count() const { return views; }
+  /// The loss of the views' projections (B, P) each: nt_xent for two, else multi_view_nt_xent.
+  Var<T, 0> views_loss(const std::vector<Var<T, 2>>& z) const {
+    return z.size() == 2 ? pair_loss(z[0], z[1]) : multi_view_nt_xent(z, temperature);
+  }
   double temperature;
+  index_t views;  ///< views per sample
 };
 
 struct BootstrapOptions {
