@@ -300,10 +300,9 @@ TEST_CASE("Gradient accumulation of batch-coupled losses is exact (cached embedd
   }
 }
 
-TEST_CASE_TEMPLATE(
-    "Trainer: accumulating 4 micro-batches of SimCLR equals one step on the whole "
-    "batch",
-    Views, std::integral_constant<std::size_t, 2>, std::integral_constant<std::size_t, 3>) {
+TEST_CASE_TEMPLATE("Trainer: accumulating 4 micro-batches of SimCLR equals one whole-batch step",
+                   Views, std::integral_constant<std::size_t, 2>,
+                   std::integral_constant<std::size_t, 3>) {
   // Same 16 samples and views (two, or three per sample); one SGD step with batch 8, or with
   // batch 2 and accumulate 4.
   Generator g0(31);
@@ -334,7 +333,8 @@ TEST_CASE_TEMPLATE(
   CHECK(acc_loss == doctest::Approx(full_loss).epsilon(1e-12));
   CHECK(max_diff(full_w, w0) > 1e-3);  // the step moved the weights
   CHECK(max_diff(full_w, acc_w) < 1e-12);
-  // Summing per-micro-batch losses is a different objective (2 pairs see 3 negatives each).
+  // Summing per-micro-batch losses is a different objective (each anchor sees only the other
+  // embeddings of its micro-batch of 2 samples).
   const auto [naive_loss, w0_naive, naive_w] = run(2, 4, false);
   CHECK(max_diff(full_w, naive_w) > 1e-4);
 }

@@ -4,7 +4,7 @@
 // InfoNCE with a learnable temperature, BYOL's and SimSiam's regression to a detached target,
 // Barlow Twins' redundancy reduction and VICReg's variance-invariance-covariance terms.
 //
-// Letters: B batch (pairs of views), D embedding width, K queued negatives.
+// Letters: B samples (rows of each view), D embedding width, K queued negatives, V views.
 //   similarity_logits  a (B_a, D), b (B_b, D)                  -> (B_a, B_b)
 //   nt_xent            z1 (B, D), z2 (B, D)                    -> scalar, mean over 2B anchors
 //   multi_view_nt_xent V >= 2 views (B, D) each                -> scalar, mean over VB anchors
@@ -31,8 +31,8 @@
 #include <cmath>    // std::isfinite
 #include <cstdint>  // int64 class-index targets
 #include <string>
-#include <vector>
 #include <type_traits>  // std::type_identity_t: a null queue does not take part in deduction
+#include <vector>
 
 namespace pretext::objectives {
 

@@ -94,6 +94,8 @@ std::vector<Var<T, 2>> split_views(const std::vector<Var<T, 2>>& parts, index_t 
                                    train::StepContext& ctx) {
   PRETEXT_CHECK(!parts.empty(), shape_error,
                 "pretext::objectives: no embeddings to join; pass at least one micro-batch");
+  PRETEXT_CHECK(views >= 1, config_error, "pretext::objectives: ", views,
+                " views per sample; an objective takes at least one");
   std::vector<std::vector<Var<T, 2>>> by_view(static_cast<std::size_t>(views));
   for (const auto& z : parts) {
     PRETEXT_CHECK(z.size(0) % views == 0, shape_error, "pretext::objectives: embeddings ",
@@ -113,7 +115,7 @@ std::vector<Var<T, 2>> split_views(const std::vector<Var<T, 2>>& parts, index_t 
   return out;
 }
 
-/// split_views of two views, as a pair (CLIP's two sides, the two-view objectives).
+/// split_views of two views, as a pair (CLIP's two sides).
 template <class T>
 std::pair<Var<T, 2>, Var<T, 2>> join_views(const std::vector<Var<T, 2>>& parts,
                                            train::StepContext& ctx) {
@@ -316,6 +318,8 @@ class SimSiam : public nn::Module<SimSiam<Encoder, Projector, Predictor>> {
   }
   template <class Views>
   Var<T, 0> loss(const Views& views, train::StepContext& ctx) {
+    static_assert(std::tuple_size_v<Views> == 2,
+                  "pretext::objectives::SimSiam: takes two views of each sample (multi_view<2>)");
     const Var<T, 2> z = detail::embed_views(encoder, projector, views);  // (2B, P)
     detail::report_collapse(ctx, z.data());
     const index_t B = z.size(0) / 2;
