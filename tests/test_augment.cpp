@@ -520,3 +520,46 @@ TEST_CASE("MultiView with three views collates into a tuple of batches") {
   CHECK(owned.get(0, s).first.numel() == 20);
   CHECK_THROWS_AS(owned.get(6, s), index_error);
 }
+
+TEST_CASE("MultiView with one augmentation per view (per_view): view i from the i-th, in order") {
+  const index_t N = 8, C = 1, H = 6, W = 6;
+  Generator g(24);
+  const data::UnlabeledTensorDataset<float, 2> ds(uniform<float>({N, C * H * W}, g));
+  const HorizontalFlip flip{.channels = C, .height = H, .width = W, .p = 1.0};
+  const GaussianNoise noise{.std = 0.05};
+  const RandomResizedCrop small{.channels = C, .height = H, .width = W, .scale = {0.1, 0.3}};
+
+  // Three recipes: a tuple of three views, each drawn by its own recipe from one generator.
+  const auto three = multi_view(ds, per_view(flip, noise, small));
+  static_assert(std::is_same_v<data::sample_t<decltype(three)>,
+                               std::tuple<Tensor<float, 1>, Tensor<float, 1>, Tensor<float, 1>>>);
+  Generator s1(25), s2(25);
+  const auto [a, b, c] = three.get(5, s1);
+  const auto x5 = ds.get(5);
+  CHECK(same(a, flip(x5, s2)));
+  CHECK(same(b, noise(x5, s2)));
+  CHECK(same(c, small(x5, s2)));
+  CHECK_FALSE(same(a, b));
+
+  // Two recipes give a pair (BYOL's asymmetric views), collated by the loader as usual.
+  const auto two = multi_view(ds, per_view(flip, noise));
+  static_assert(
+      std::is_same_v<data::sample_t<decltype(two)>, std::pair<Tensor<float, 1>, Tensor<float, 1>>>);
+  data::LoaderOptions opt;
+  opt.batch_size = 4;
+  opt.shuffle = false;
+  data::DataLoader loader(two, opt);
+  const auto [v0, v1] = loader.next();
+  CHECK(v0.shape() == Shape<2>{4, C * H * W});
+  Generator unused(0);
+  for (index_t i = 0; i < 4; ++i)  // view 0 is the flip, which draws nothing that shows
+    CHECK(same(v0.select(0, i).clone(), flip(ds.get(i), unused)));
+  CHECK_FALSE(same(v0, v1));
+  // A lambda is a recipe too.
+  const auto doubled = multi_view(
+      ds, per_view([](const Tensor<float, 1>& x, Generator&) { return x.clone(); },
+                   [](const Tensor<float, 1>& x, Generator&) { return pretext::mul(x, 2.0f); }));
+  Generator s3(26);
+  const auto [p, q] = doubled.get(2, s3);
+  CHECK(same(pretext::mul(p, 2.0f), q));
+}

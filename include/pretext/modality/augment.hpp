@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // View augmenters for joint-embedding pre-training (SimCLR, BYOL, SCARF), reproducible from a
-// Generator, and MultiView, the dataset adaptor that turns a sample into several views.
+// Generator, and MultiView, the dataset adaptor that turns a sample into several views (one
+// augmentation for all of them, or one for each with per_view).
 //
 // Shapes (one sample, no batch axis; plain tensors, no autograd):
 //   image    (C H W) channel-major row, or (C, H, W); RandomResizedCrop may change H, W
@@ -26,6 +27,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <concepts>  // std::invocable
 #include <cstddef>
 #include <cstdint>
 #include <functional>  // std::invoke
@@ -648,7 +650,59 @@ Compose<std::decay_t<A>...> compose(A&&... steps) {
 
 // ---- several views of each sample -------------------------------------------------------------
 
+/// One augmentation per view, for MultiView: view i of every sample is drawn by the i-th
+/// (BYOL's asymmetric recipes, multi-crop's large and small crops). Every augmentation takes
+/// (const sample&, Generator&) and must return the same type. Build it with per_view(...).
+template <class... A>
+struct PerView {
+  static_assert(sizeof...(A) >= 2,
+                "pretext::modality::PerView: give one augmentation per view, at least two");
+  static constexpr std::size_t views = sizeof...(A);
+  std::tuple<A...> recipes;
+
+  /// View `view` of x (0 <= view < views), drawn from g by that view's recipe.
+  template <std::size_t View, class X>
+  auto draw(const X& x, Generator& g) const {
+    static_assert(View < views, "pretext::modality::PerView: view index out of range");
+    return std::invoke(std::get<View>(recipes), x, g);
+  }
+};
+
+/// PerView(augs...): view i of each sample from augs[i]; multi_view(ds, per_view(...)) takes
+/// as many views as there are augmentations.
+template <class... A>
+PerView<std::decay_t<A>...> per_view(A&&... augs) {
+  return PerView<std::decay_t<A>...>{{std::forward<A>(augs)...}};
+}
+
 namespace augment_detail {
+
+template <class A>
+inline constexpr bool is_per_view = false;
+template <class... A>
+inline constexpr bool is_per_view<PerView<A...>> = true;
+/// A PerView has one augmentation for each of the N views; a shared augmentation fits any N.
+template <class A, std::size_t N>
+inline constexpr bool fits_views = true;
+template <class... A, std::size_t N>
+inline constexpr bool fits_views<PerView<A...>, N> = sizeof...(A) == N;
+
+/// What Aug makes of a sample X: its result, or, for a PerView, the first recipe's (all must
+/// agree).
+template <class Aug, class X>
+struct view_result {
+  using type = std::remove_cvref_t<std::invoke_result_t<const Aug&, const X&, Generator&>>;
+};
+template <class... A, class X>
+struct view_result<PerView<A...>, X> {
+  using type = std::remove_cvref_t<
+      std::invoke_result_t<const std::tuple_element_t<0, std::tuple<A...>>&, const X&, Generator&>>;
+  static_assert(
+      (std::is_same_v<type,
+                      std::remove_cvref_t<std::invoke_result_t<const A&, const X&, Generator&>>> &&
+       ...),
+      "pretext::modality::PerView: every view's augmentation must return the same type");
+};
 
 template <class V, std::size_t N, class = std::make_index_sequence<N>>
 struct views_of;
@@ -663,10 +717,16 @@ struct views_of<V, N, std::index_sequence<I...>> {
 template <class D>
 using source_sample_ref = const data::sample_t<std::remove_cvref_t<D>>&;
 
-/// D is a dataset whose samples Aug maps to views.
+template <class Aug, class X>
+inline constexpr bool maps_views = std::invocable<const Aug&, X, Generator&>;
+template <class... A, class X>
+inline constexpr bool maps_views<PerView<A...>, X> = (std::invocable<const A&, X, Generator&> &&
+                                                      ...);
+
+/// D is a dataset whose samples Aug (or each of a PerView's augmentations) maps to views.
 template <class D, class Aug>
-concept view_source = data::Dataset<std::remove_cvref_t<D>> &&
-    std::invocable<const Aug&, source_sample_ref<D>, Generator&>;
+concept view_source =
+    data::Dataset<std::remove_cvref_t<D>> && maps_views<Aug, source_sample_ref<D>>;
 
 }  // namespace augment_detail
 
@@ -678,7 +738,8 @@ concept view_source = data::Dataset<std::remove_cvref_t<D>> &&
 /// The view count is a template parameter so that the sample is something collate batches: a
 /// std::pair of two views for N = 2 (SimCLR, BYOL), a std::tuple of N views otherwise; a
 /// DataLoader turns it into a pair (tuple) of batches, e.g. {(B, D), (B, D)}. aug takes
-/// (const sample&, Generator&) and must not write into the sample, which all views share.
+/// (const sample&, Generator&) and must not write into the sample, which all views share; a
+/// PerView (per_view(a, b, ...)) gives each view its own augmentation instead.
 /// Labeled datasets: drop the label first (data::map) or use an UnlabeledTensorDataset.
 /// D is the stored type, as for data::Subset; multi_view picks it.
 template <class D, class Aug, std::size_t N = 2>
@@ -686,9 +747,10 @@ requires augment_detail::view_source<D, Aug>
 class MultiView {
  public:
   static_assert(N >= 2, "pretext::modality::MultiView: needs at least 2 views");
+  static_assert(augment_detail::fits_views<Aug, N>,
+                "pretext::modality::MultiView: a PerView needs one augmentation per view");
   using base_type = std::remove_cvref_t<D>;
-  using view_type = std::remove_cvref_t<
-      std::invoke_result_t<const Aug&, const data::sample_t<base_type>&, Generator&>>;
+  using view_type = typename augment_detail::view_result<Aug, data::sample_t<base_type>>::type;
   /// std::pair<view_type, view_type> for N = 2, else std::tuple of N view_type.
   using sample_type = typename augment_detail::views_of<view_type, N>::type;
   static constexpr std::size_t views = N;
@@ -701,13 +763,13 @@ class MultiView {
     data::detail::check_sample_index(i, size(), "pretext::modality::MultiView::get");
     const auto& x = data::detail::get_sample(dataset_, i, g);
     if constexpr (N == 2) {
-      view_type a = aug_(x, g);  // two statements: view 0 takes the first draws
-      view_type b = aug_(x, g);
+      view_type a = view<0>(x, g);  // two statements: view 0 takes the first draws
+      view_type b = view<1>(x, g);
       return sample_type(std::move(a), std::move(b));
     } else {
       return [&]<std::size_t... I>(std::index_sequence<I...>) {
         // A braced list evaluates left to right, so view I takes the I-th draws.
-        return sample_type{((void)I, view_type(aug_(x, g)))...};
+        return sample_type{view_type(view<I>(x, g))...};
       }
       (std::make_index_sequence<N>{});
     }
@@ -717,6 +779,15 @@ class MultiView {
   const Aug& augmentation() const noexcept { return aug_; }
 
  private:
+  /// View I of sample x: the shared augmentation, or a PerView's I-th.
+  template <std::size_t I, class X>
+  view_type view(const X& x, Generator& g) const {
+    if constexpr (augment_detail::is_per_view<Aug>)
+      return aug_.template draw<I>(x, g);
+    else
+      return aug_(x, g);
+  }
+
   D dataset_;
   Aug aug_;
 };
@@ -727,6 +798,15 @@ template <std::size_t N = 2, class D, class Aug>
 requires data::Dataset<std::remove_cvref_t<D>>
 auto multi_view(D&& ds, Aug aug) {
   return MultiView<data::detail::stored_dataset_t<D>, Aug, N>(std::forward<D>(ds), std::move(aug));
+}
+
+/// One view of every sample of ds per augmentation of `augs` (per_view(a, b, ...)), view i from
+/// the i-th: a std::pair for two, a std::tuple for more.
+template <class D, class... A>
+requires data::Dataset<std::remove_cvref_t<D>>
+auto multi_view(D&& ds, PerView<A...> augs) {
+  return MultiView<data::detail::stored_dataset_t<D>, PerView<A...>, sizeof...(A)>(
+      std::forward<D>(ds), std::move(augs));
 }
 
 }  // namespace pretext::modality
