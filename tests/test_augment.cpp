@@ -552,7 +552,7 @@ TEST_CASE("MultiView with one augmentation per view (per_view): view i from the 
   const auto [v0, v1] = loader.next();
   CHECK(v0.shape() == Shape<2>{4, C * H * W});
   Generator unused(0);
-  for (index_t i = 0; i < 4; ++i)  // view 0 is the flip, which draws nothing that shows
+  for (index_t i = 0; i < 4; ++i)  // view 0 is the flip; with p = 1 it ignores its draw
     CHECK(same(v0.select(0, i).clone(), flip(ds.get(i), unused)));
   CHECK_FALSE(same(v0, v1));
   // A lambda is a recipe too.

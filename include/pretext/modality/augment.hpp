@@ -660,7 +660,7 @@ struct PerView {
   static constexpr std::size_t views = sizeof...(A);
   std::tuple<A...> recipes;
 
-  /// View `view` of x (0 <= view < views), drawn from g by that view's recipe.
+  /// View `View` of x (0 <= View < views), drawn from g by that view's recipe.
   template <std::size_t View, class X>
   auto draw(const X& x, Generator& g) const {
     static_assert(View < views, "pretext::modality::PerView: view index out of range");
@@ -731,9 +731,10 @@ concept view_source =
 }  // namespace augment_detail
 
 /// A dataset of N views per sample, for joint-embedding objectives: sample i is N views
-/// aug(x, g) of the base sample x = dataset[i], all drawn in order from the sample's own
-/// generator g (after the dataset's own draws, if any). The views differ from each other, yet
-/// sample i is the same for the same loader seed and epoch whatever the thread count.
+/// aug(x, g) (for a PerView, view v is its v-th recipe's) of the base sample x = dataset[i], all
+/// drawn in order from the sample's own generator g (after the dataset's own draws, if any). The
+/// views differ from each other when the augmentations are random, yet sample i is the same for
+/// the same loader seed and epoch whatever the thread count.
 ///
 /// The view count is a template parameter so that the sample is something collate batches: a
 /// std::pair of two views for N = 2 (SimCLR, BYOL), a std::tuple of N views otherwise; a
@@ -763,12 +764,12 @@ class MultiView {
     data::detail::check_sample_index(i, size(), "pretext::modality::MultiView::get");
     const auto& x = data::detail::get_sample(dataset_, i, g);
     if constexpr (N == 2) {
-      view_type a = view<0>(x, g);  // two statements: view 0 takes the first draws
+      view_type a = view<0>(x, g);  // two statements: view 0 draws first
       view_type b = view<1>(x, g);
       return sample_type(std::move(a), std::move(b));
     } else {
       return [&]<std::size_t... I>(std::index_sequence<I...>) {
-        // A braced list evaluates left to right, so view I takes the I-th draws.
+        // A braced list evaluates left to right, so view I draws after views 0 .. I-1.
         return sample_type{view_type(view<I>(x, g))...};
       }
       (std::make_index_sequence<N>{});
