@@ -3,15 +3,28 @@
 // the features a linear probe or kNN reads from it.
 //
 // Shapes: (B, 784) pixel rows -> (B, 1, 28, 28) -conv3x3(32),relu,pool-> (B, 32, 14, 14)
-//         -conv3x3(64),relu,pool-> (B, 64, 7, 7) -flatten-> (B, 3136) conv features
+//         -conv3x3(K),relu,pool-> (B, K, 7, 7) -flatten-> (B, 49 K) conv features
 //         -linear,relu-> (B, 128) the encoder's output (what projectors and heads read).
+// K = 64 (3136 conv features) unless the build sets PRETEXT_DEMO_CONV2_CHANNELS (CMake cache
+// variable of the same name; scripts/demo.sh passes the environment variable): the README
+// measures a wider second layer (K = 128, 192) against the default.
 #pragma once
 
 #include <pretext/pretext.hpp>
 
+#ifndef PRETEXT_DEMO_CONV2_CHANNELS
+#define PRETEXT_DEMO_CONV2_CHANNELS 64
+#endif
+
 namespace example {
 
 using namespace pretext;
+
+/// K, the second conv layer's output channels.
+inline constexpr index_t conv2_channels = PRETEXT_DEMO_CONV2_CHANNELS;
+static_assert(conv2_channels >= 1, "PRETEXT_DEMO_CONV2_CHANNELS must be a positive integer");
+/// The encoder's output width and the width of its conv features (K x 7 x 7).
+inline constexpr index_t encoder_width = 128, conv_width = conv2_channels * 7 * 7;
 
 /// (B, 784) pixel rows as (B, 1, 28, 28) images.
 struct ToImage : nn::Stateless<ToImage> {
@@ -23,10 +36,9 @@ struct ToImage : nn::Stateless<ToImage> {
   }
 };
 
-using Encoder =
-    nn::Sequential<ToImage, nn::Conv2d<1, 32>, nn::ReLU, nn::MaxPool2d, nn::Conv2d<32, 64>,
-                   nn::ReLU, nn::MaxPool2d, nn::Flatten, nn::Linear<3136, 128>, nn::ReLU>;
-inline constexpr index_t encoder_width = 128, conv_width = 3136;
+using Encoder = nn::Sequential<ToImage, nn::Conv2d<1, 32>, nn::ReLU, nn::MaxPool2d,
+                               nn::Conv2d<32, conv2_channels>, nn::ReLU, nn::MaxPool2d, nn::Flatten,
+                               nn::Linear<conv_width, encoder_width>, nn::ReLU>;
 
 /// The layers draw their weights last to first, in named statements: compilers evaluate a
 /// call's arguments in different orders (g++ right to left, clang left to right), so drawing
@@ -34,17 +46,18 @@ inline constexpr index_t encoder_width = 128, conv_width = 3136;
 /// order the README's numbers were measured with (g++).
 inline Encoder make_encoder(Generator& g) {
   const nn::ConvOptions same{.padding = 1};
-  nn::Linear<3136, 128> fc(g);
-  nn::Conv2d<32, 64> conv2(3, same, g);
+  nn::Linear<conv_width, encoder_width> fc(g);
+  nn::Conv2d<32, conv2_channels> conv2(3, same, g);
   nn::Conv2d<1, 32> conv1(3, same, g);
   return Encoder({}, std::move(conv1), {}, nn::MaxPool2d(2), std::move(conv2), {}, nn::MaxPool2d(2),
                  {}, std::move(fc), {});
 }
 
-/// The encoder up to its flatten: (B, 784) -> (B, 3136) conv features. Fine-tuning starts from
-/// it with the linear probe's head (LP-FT), since the probe reads these features.
-using ConvEncoder = nn::Sequential<ToImage, nn::Conv2d<1, 32>, nn::ReLU, nn::MaxPool2d,
-                                   nn::Conv2d<32, 64>, nn::ReLU, nn::MaxPool2d, nn::Flatten>;
+/// The encoder up to its flatten: (B, 784) -> (B, conv_width) conv features. Fine-tuning starts
+/// from it with the linear probe's head (LP-FT), since the probe reads these features.
+using ConvEncoder =
+    nn::Sequential<ToImage, nn::Conv2d<1, 32>, nn::ReLU, nn::MaxPool2d,
+                   nn::Conv2d<32, conv2_channels>, nn::ReLU, nn::MaxPool2d, nn::Flatten>;
 
 /// A copy of e's conv layers as a ConvEncoder.
 inline ConvEncoder conv_encoder(const Encoder& e) {
@@ -52,8 +65,8 @@ inline ConvEncoder conv_encoder(const Encoder& e) {
                      nn::MaxPool2d(2), {});
 }
 
-/// The conv features (B, 3136) of pixel rows (B, 784): the encoder up to its flatten, which is
-/// what the probe and kNN read (the reference protocol probes frozen conv features).
+/// The conv features (B, conv_width) of pixel rows (B, 784): the encoder up to its flatten, which
+/// is what the probe and kNN read (the reference protocol probes frozen conv features).
 inline Var<float, 2> conv_features(const Encoder& e, const Var<float, 2>& x) {
   const auto h = e.get<3>()(e.get<2>()(e.get<1>()(e.get<0>()(x))));
   return e.get<7>()(e.get<6>()(e.get<5>()(e.get<4>()(h))));

@@ -13,7 +13,7 @@
 //   fashion_mnist_floors [data dir] [seeds] [out dir]
 //
 // The encoder is example::Encoder (fashion_mnist_encoder.hpp); the probe and kNN read its frozen
-// conv features (B, 3136), as the pre-training demo does.
+// conv features (B, 3136; 49 K with PRETEXT_DEMO_CONV2_CHANNELS=K), as the pre-training demo does.
 #include <pretext/data.hpp>
 #include <pretext/eval.hpp>
 #include <pretext/train.hpp>

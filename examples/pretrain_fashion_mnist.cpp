@@ -39,7 +39,8 @@
 // objectives) and, for the denoising autoencoder, reconstructions.png.
 //
 // Shapes: pixel rows (B, 784) in [0, 1]; views (B, 784), two of each image (V with --views);
-// encoder (B, 128); projector (B, P); conv features for the probe (B, 3136).
+// encoder (B, 128); projector (B, P); conv features for the probe (B, 3136; 49 K when the build
+// sets PRETEXT_DEMO_CONV2_CHANNELS=K, see fashion_mnist_encoder.hpp).
 #include <pretext/data.hpp>
 #include <pretext/eval.hpp>
 #include <pretext/io/png.hpp>
@@ -390,7 +391,10 @@ int main(int argc, char** argv) {
     std::string title =
         "Fashion-MNIST test accuracy after " + o.objective + " pre-training" +
         (o.views == 2 ? std::string() : " (" + std::to_string(o.views) + " views per image)") +
-        (o.probe_power == 1 ? std::string() : std::string(power));
+        (o.probe_power == 1 ? std::string() : std::string(power)) +
+        (example::conv2_channels == 64
+             ? std::string()
+             : "; encoder with " + std::to_string(example::conv2_channels) + " channels in conv2");
     if (o.finetune_augment != "none") title += "; supervised runs augmented: " + o.finetune_augment;
     const Options defaults;
     if (o.scratch_lr != defaults.scratch_lr || o.scratch_wd != defaults.scratch_wd ||
