@@ -12,6 +12,8 @@
 
 #include <pretext/pretext.hpp>
 
+#include <string>
+
 #ifndef PRETEXT_DEMO_CONV2_CHANNELS
 #define PRETEXT_DEMO_CONV2_CHANNELS 64
 #endif
@@ -20,9 +22,18 @@ namespace example {
 
 using namespace pretext;
 
-/// K, the second conv layer's output channels.
-inline constexpr index_t conv2_channels = PRETEXT_DEMO_CONV2_CHANNELS;
+/// K, the second conv layer's output channels, and its default.
+inline constexpr index_t conv2_channels = PRETEXT_DEMO_CONV2_CHANNELS, default_conv2_channels = 64;
 static_assert(conv2_channels >= 1, "PRETEXT_DEMO_CONV2_CHANNELS must be a positive integer");
+
+/// What a results table's title adds for this build's encoder: nothing for the default K, else
+/// "; encoder with K channels in conv2", so that a wider encoder's results.json says so.
+inline std::string encoder_title_note() {
+  return conv2_channels == default_conv2_channels
+             ? std::string()
+             : "; encoder with " + std::to_string(conv2_channels) + " channels in conv2";
+}
+
 /// The encoder's output width and the width of its conv features (K x 7 x 7).
 inline constexpr index_t encoder_width = 128, conv_width = conv2_channels * 7 * 7;
 

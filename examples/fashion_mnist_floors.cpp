@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
     // probe's validation split and, for trained models, the initialisation and data order).
     const std::vector<Subset> subsets = example::label_subsets(train.y, seeds);
 
-    eval::ResultTable table("Fashion-MNIST floors (test accuracy; 10,000 test images)");
+    eval::ResultTable table("Fashion-MNIST floors (test accuracy; 10,000 test images)" +
+                            example::encoder_title_note());
     // Collects per-seed values for one method, one row per fraction.
     auto add_rows = [&](const std::string& method, const std::vector<double>& values) {
       for (const double f : {0.01, 0.1, 1.0}) {

@@ -391,10 +391,7 @@ int main(int argc, char** argv) {
     std::string title =
         "Fashion-MNIST test accuracy after " + o.objective + " pre-training" +
         (o.views == 2 ? std::string() : " (" + std::to_string(o.views) + " views per image)") +
-        (o.probe_power == 1 ? std::string() : std::string(power)) +
-        (example::conv2_channels == 64
-             ? std::string()
-             : "; encoder with " + std::to_string(example::conv2_channels) + " channels in conv2");
+        (o.probe_power == 1 ? std::string() : std::string(power)) + example::encoder_title_note();
     if (o.finetune_augment != "none") title += "; supervised runs augmented: " + o.finetune_augment;
     const Options defaults;
     if (o.scratch_lr != defaults.scratch_lr || o.scratch_wd != defaults.scratch_wd ||
