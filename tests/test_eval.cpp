@@ -238,37 +238,95 @@ TEST_CASE("standardize: train statistics for both sets, constant columns keep sc
 // ---- logistic regression and L-BFGS -------------------------------------------------------------
 
 TEST_CASE("logistic_loss_grad: log C at zero and central finite differences in double") {
-  Generator g(3);
-  const index_t N = 7, D = 5, C = 4;
-  const auto x = normal<double>({N, D}, g);
-  const auto y = random_labels(N, C, 4);
-  auto w = Tensor<double, 2>::zeros({C, D});
-  auto b = Tensor<double, 1>::zeros({C});
-  CHECK(ev::logistic_loss_grad(x, y, w, b, 0.5) == doctest::Approx(std::log(4.0)));
+  // C = 4 takes the one-pass kernel (21 rows: two blocks of 8 and five single rows), C = 40 the
+  // two GEMMs.
+  for (const index_t C : {index_t{4}, index_t{40}}) {
+    CAPTURE(C);
+    Generator g(3);
+    const index_t N = 21, D = 5;
+    const auto x = normal<double>({N, D}, g);
+    const auto y = random_labels(N, C, 4);
+    auto w = Tensor<double, 2>::zeros({C, D});
+    auto b = Tensor<double, 1>::zeros({C});
+    CHECK(ev::logistic_loss_grad(x, y, w, b, 0.5) ==
+          doctest::Approx(std::log(static_cast<double>(C))));
 
-  w = normal<double>({C, D}, g);
-  b = normal<double>({C}, g);
-  const double wd = 0.3;
-  Tensor<double, 2> gw;
-  Tensor<double, 1> gb;
-  ev::logistic_loss_grad(x, y, w, b, wd, &gw, &gb);
-  const double eps = 1e-6;
-  double worst = 0;
-  auto check = [&](double& param, double analytic) {
-    const double keep = param;
-    param = keep + eps;
-    const double fp = ev::logistic_loss_grad(x, y, w, b, wd);
-    param = keep - eps;
-    const double fm = ev::logistic_loss_grad(x, y, w, b, wd);
-    param = keep;
-    const double numeric = (fp - fm) / (2 * eps);
-    worst = std::max(worst, std::abs(numeric - analytic) / (1e-6 + std::abs(numeric)));
-  };
-  for (index_t c = 0; c < C; ++c) {
-    for (index_t j = 0; j < D; ++j) check(w(c, j), gw(c, j));
-    check(b(c), gb(c));
+    w = normal<double>({C, D}, g);
+    b = normal<double>({C}, g);
+    const double wd = 0.3;
+    Tensor<double, 2> gw;
+    Tensor<double, 1> gb;
+    ev::logistic_loss_grad(x, y, w, b, wd, &gw, &gb);
+    const double eps = 1e-5;
+    double worst = 0;
+    auto check = [&](double& param, double analytic) {
+      const double keep = param;
+      param = keep + eps;
+      const double fp = ev::logistic_loss_grad(x, y, w, b, wd);
+      param = keep - eps;
+      const double fm = ev::logistic_loss_grad(x, y, w, b, wd);
+      param = keep;
+      const double numeric = (fp - fm) / (2 * eps);
+      // Relative, with a floor: with 40 classes some derivatives are ~1e-5, and the difference
+      // quotient's own rounding (~1e-10 at eps 1e-5) would already be 1e-5 of them.
+      worst = std::max(worst, std::abs(numeric - analytic) / (1e-3 + std::abs(numeric)));
+    };
+    for (index_t c = 0; c < C; ++c) {
+      for (index_t j = 0; j < D; ++j) check(w(c, j), gw(c, j));
+      check(b(c), gb(c));
+    }
+    CHECK(worst < 1e-6);
   }
-  CHECK(worst < 1e-6);
+}
+
+TEST_CASE_TEMPLATE(
+    "cpu::softmax_xent_fused: equals two GEMMs, and is the same for any thread count", T, float,
+    double) {
+  // 1,500 rows: three chunks, the last ending in a partial block of 8; 7 classes: pairs and
+  // one single; 300 columns: several column tiles and a tail past the last whole vector.
+  const index_t N = 1500, D = 300, C = 7;
+  Generator g(8);
+  const auto x = uniform<T>({N, D}, g, T(-1), T(1));
+  const auto w = uniform<T>({C, D}, g, T(-0.2), T(0.2));
+  const auto b = uniform<T>({C}, g, T(-1), T(1));
+  const auto y = random_labels(N, C, 9);
+  Tensor<T, 2> gw_ref(Shape<2>{C, D});
+  Tensor<T, 1> gb_ref(Shape<1>{C});
+  const double f_ref = ev::probe_detail::softmax_xent_two_gemms(x, y, w, b, &gw_ref, &gb_ref);
+  CHECK(f_ref > 0.5);  // far from a trivial fit: the gradients are not near zero
+
+  const int keep_threads = num_threads();
+  auto run = [&](int threads, Tensor<T, 2>& gw, Tensor<T, 1>& gb) {
+    set_num_threads(threads);
+    gw = Tensor<T, 2>(Shape<2>{C, D});
+    gb = Tensor<T, 1>(Shape<1>{C});
+    return cpu::softmax_xent_fused(x.data(), N, D, y.data(), w.data(), b.data(), C, gw.data(),
+                                   gb.data());
+  };
+  Tensor<T, 2> gw1, gw3;
+  Tensor<T, 1> gb1, gb3;
+  const double f1 = run(1, gw1, gb1), f3 = run(3, gw3, gb3);
+  set_num_threads(keep_threads);
+
+  const double tol = std::is_same_v<T, float> ? 2e-5 : 1e-12;
+  CHECK(f1 == doctest::Approx(f_ref).epsilon(tol));
+  double scale = 0, worst = 0;
+  for (index_t j = 0; j < C * D; ++j) {
+    scale = std::max(scale, std::abs(static_cast<double>(gw_ref.data()[j])));
+    worst = std::max(worst, std::abs(static_cast<double>(gw1.data()[j] - gw_ref.data()[j])));
+  }
+  CHECK(worst <= tol * scale);
+  for (index_t c = 0; c < C; ++c)
+    CHECK(static_cast<double>(gb1(c)) ==
+          doctest::Approx(static_cast<double>(gb_ref(c))).epsilon(tol * 10).scale(1e-3));
+  // Bit for bit across thread counts.
+  CHECK(f1 == f3);
+  CHECK(std::equal(gw1.data(), gw1.data() + C * D, gw3.data()));
+  CHECK(std::equal(gb1.data(), gb1.data() + C, gb3.data()));
+
+  // Without gradients: the same loss.
+  CHECK(cpu::softmax_xent_fused<T>(x.data(), N, D, y.data(), w.data(), b.data(), C, nullptr,
+                                   nullptr) == f1);
 }
 
 TEST_CASE("lbfgs_minimize: an ill-conditioned convex quadratic to 1e-8, and Rosenbrock") {

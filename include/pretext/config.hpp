@@ -21,9 +21,11 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define PRETEXT_ALWAYS_INLINE inline __attribute__((always_inline))
+#define PRETEXT_NOINLINE __attribute__((noinline))
 #define PRETEXT_RESTRICT __restrict__
 #else
 #define PRETEXT_ALWAYS_INLINE inline
+#define PRETEXT_NOINLINE
 #define PRETEXT_RESTRICT
 #endif
 

@@ -10,8 +10,8 @@
 //   loss(W, b) = mean_i [logsumexp(Z_i) - Z_i,y_i] + wd / 2 * ||W||^2   (no decay on b)
 //   dloss/dW = G^T x + wd W,  dloss/db = sum_i G_i,  G = (softmax(Z) - onehot(y)) / N  (N, C)
 //
-// The two GEMMs per evaluation go through the library's packed kernels (ops/matmul.hpp), so a
-// 60000 x 784 x 10 problem costs tens of milliseconds per evaluation.
+// Each evaluation reads x once (backend/cpu/logistic.hpp: logits, softmax and G^T x block by
+// block while the rows are in cache) up to 32 classes, and runs two GEMMs beyond.
 #pragma once
 
 #include <algorithm>
@@ -22,6 +22,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "pretext/backend/cpu/logistic.hpp"
 #include "pretext/backend/cpu/threading.hpp"
 #include "pretext/core/error.hpp"
 #include "pretext/core/tensor.hpp"
@@ -34,37 +35,27 @@
 
 namespace pretext::eval {
 
-/// The objective and its gradient (see the top of the file), in double whatever T is; the
-/// gradients are written to *grad_weight (C, D) and *grad_bias (C) when those are non-null
-/// (reused when they already have the right shape). Exposed for gradient checks and for
-/// optimisers other than L-BFGS.
-///
-/// Throws shape_error when the shapes disagree, config_error for a label outside [0, C).
+namespace probe_detail {
+
+/// Classes up to which logistic_loss_grad takes the one-pass kernel (backend/cpu/logistic.hpp):
+/// it reads all of the weight for every 8 rows, which two GEMMs beat when C is large.
+inline constexpr index_t fused_max_classes = 32;
+
+/// The mean cross-entropy of x w^T + b and, when gw and gb are non-null, its gradients (without
+/// decay) by two GEMMs: Z = x w^T (N, C), then G^T x. All contiguous, shapes checked by the
+/// caller, gw and gb already of the right shape.
 template <floating T>
-double logistic_loss_grad(const Tensor<T, 2>& x, const Tensor<std::int64_t, 1>& y,
-                          const Tensor<T, 2>& weight, const Tensor<T, 1>& bias, double weight_decay,
-                          Tensor<T, 2>* grad_weight = nullptr, Tensor<T, 1>* grad_bias = nullptr) {
-  check_rows_match(x, y, "logistic_loss_grad", "the");
-  PRETEXT_CHECK(weight.size(1) == x.size(1) && bias.size(0) == weight.size(0), shape_error,
-                "pretext::eval::logistic_loss_grad: x is ",
-                pretext::detail::shape_string(x.shape()), ", weight ",
-                pretext::detail::shape_string(weight.shape()), ", bias ",
-                pretext::detail::shape_string(bias.shape()),
-                "; weight must be (C, D) with D = x's width and bias (C)");
-  const index_t N = x.size(0), C = weight.size(0);
-  PRETEXT_CHECK(N >= 1, config_error,
-                "pretext::eval::logistic_loss_grad: no examples (x is [0, D]); the mean loss "
-                "needs at least one");
-  check_labels(y, C, "logistic_loss_grad", "a");
-  const bool want_grad = grad_weight || grad_bias;
-  const auto Z = linear(x, weight, &bias);  // (N, C), contiguous
+double softmax_xent_two_gemms(const Tensor<T, 2>& x, const Tensor<std::int64_t, 1>& y,
+                              const Tensor<T, 2>& w, const Tensor<T, 1>& b, Tensor<T, 2>* gw,
+                              Tensor<T, 1>* gb) {
+  const index_t N = x.size(0), C = w.size(0);
+  const auto Z = linear(x, w, &b);  // (N, C), contiguous
   Tensor<T, 2> G;
-  if (want_grad) G = Tensor<T, 2>(Shape<2>{N, C});
+  if (gw) G = Tensor<T, 2>(Shape<2>{N, C});
   // Per-row losses land in their own slots and are summed in order afterwards, so the result
   // does not depend on how parallel_for splits the rows.
   std::vector<double> row_loss(static_cast<std::size_t>(N));
-  const auto yc = y.contiguous();
-  const std::int64_t* yl = yc.data();
+  const std::int64_t* yl = y.data();
   const double inv_n = 1.0 / static_cast<double>(N);
   parallel_for(
       0, N, std::max<index_t>(1, 2048 / std::max<index_t>(C, 1)), [&](index_t lo, index_t hi) {
@@ -80,7 +71,7 @@ double logistic_loss_grad(const Tensor<T, 2>& x, const Tensor<std::int64_t, 1>& 
           }
           const std::int64_t t = yl[i];
           row_loss[static_cast<std::size_t>(i)] = m + std::log(s) - static_cast<double>(z[t]);
-          if (!want_grad) continue;
+          if (!gw) continue;
           T* gr = G.data() + i * C;
           for (index_t c = 0; c < C; ++c)
             gr[c] =
@@ -89,34 +80,73 @@ double logistic_loss_grad(const Tensor<T, 2>& x, const Tensor<std::int64_t, 1>& 
       });
   double loss = 0;
   for (double v : row_loss) loss += v;
-  loss *= inv_n;
+  if (!gw) return loss * inv_n;
+  matmul_out(*gw, G.t(), x);  // (C, N) x (N, D) -> (C, D)
+  std::vector<double> sum(static_cast<std::size_t>(C), 0.0);
+  for (index_t i = 0; i < N; ++i)
+    for (index_t c = 0; c < C; ++c)
+      sum[static_cast<std::size_t>(c)] += static_cast<double>(G.data()[i * C + c]);
+  for (index_t c = 0; c < C; ++c) gb->data()[c] = static_cast<T>(sum[static_cast<std::size_t>(c)]);
+  return loss * inv_n;
+}
+
+}  // namespace probe_detail
+
+/// The objective and its gradient (see the top of the file), in double whatever T is; the
+/// gradients are written to *grad_weight (C, D) and *grad_bias (C) when those are non-null
+/// (reused when they already have the right shape). Exposed for gradient checks and for
+/// optimisers other than L-BFGS. Up to 32 classes it reads x once per call
+/// (cpu::softmax_xent_fused; `workspace` keeps its scratch between calls), beyond that it runs
+/// two GEMMs; either way the result does not depend on the thread count.
+///
+/// Throws shape_error when the shapes disagree, config_error for a label outside [0, C).
+template <floating T>
+double logistic_loss_grad(const Tensor<T, 2>& x, const Tensor<std::int64_t, 1>& y,
+                          const Tensor<T, 2>& weight, const Tensor<T, 1>& bias, double weight_decay,
+                          Tensor<T, 2>* grad_weight = nullptr, Tensor<T, 1>* grad_bias = nullptr,
+                          cpu::SoftmaxXentWorkspace<T>* workspace = nullptr) {
+  check_rows_match(x, y, "logistic_loss_grad", "the");
+  PRETEXT_CHECK(weight.size(1) == x.size(1) && bias.size(0) == weight.size(0), shape_error,
+                "pretext::eval::logistic_loss_grad: x is ",
+                pretext::detail::shape_string(x.shape()), ", weight ",
+                pretext::detail::shape_string(weight.shape()), ", bias ",
+                pretext::detail::shape_string(bias.shape()),
+                "; weight must be (C, D) with D = x's width and bias (C)");
+  const index_t N = x.size(0), C = weight.size(0);
+  PRETEXT_CHECK(N >= 1, config_error,
+                "pretext::eval::logistic_loss_grad: no examples (x is [0, D]); the mean loss "
+                "needs at least one");
+  check_labels(y, C, "logistic_loss_grad", "a");
+  const auto xc = x.contiguous();
+  const auto yc = y.contiguous();
   const auto wc = weight.contiguous();
+  const auto bc = bias.contiguous();
+  const bool want_grad = grad_weight || grad_bias;
+  Tensor<T, 2> gw_unused;
+  Tensor<T, 1> gb_unused;
+  Tensor<T, 2>& gw = grad_weight ? *grad_weight : gw_unused;
+  Tensor<T, 1>& gb = grad_bias ? *grad_bias : gb_unused;
+  if (want_grad) {
+    if (!gw.defined() || gw.shape() != weight.shape() || !gw.is_contiguous())
+      gw = Tensor<T, 2>(weight.shape());
+    if (!gb.defined() || gb.size(0) != C || !gb.is_contiguous()) gb = Tensor<T, 1>(Shape<1>{C});
+  }
+  double loss = C <= probe_detail::fused_max_classes
+                    ? cpu::softmax_xent_fused(xc.data(), N, x.size(1), yc.data(), wc.data(),
+                                              bc.data(), C, want_grad ? gw.data() : nullptr,
+                                              want_grad ? gb.data() : nullptr, workspace)
+                    : probe_detail::softmax_xent_two_gemms(
+                          xc, yc, wc, bc, want_grad ? &gw : nullptr, want_grad ? &gb : nullptr);
   double w2 = 0;
   for (index_t j = 0; j < wc.numel(); ++j) {
     const double v = static_cast<double>(wc.data()[j]);
     w2 += v * v;
   }
   loss += 0.5 * weight_decay * w2;
-
-  if (grad_weight) {
-    if (!grad_weight->defined() || grad_weight->shape() != weight.shape() ||
-        !grad_weight->is_contiguous())
-      *grad_weight = Tensor<T, 2>(weight.shape());
-    matmul_out(*grad_weight, G.t(), x);  // (C, N) x (N, D) -> (C, D)
+  if (want_grad && weight_decay != 0) {
     const T wd = static_cast<T>(weight_decay);
-    T* gw = grad_weight->data();
-    if (weight_decay != 0)
-      for (index_t j = 0; j < wc.numel(); ++j) gw[j] += wd * wc.data()[j];
-  }
-  if (grad_bias) {
-    if (!grad_bias->defined() || grad_bias->size(0) != C || !grad_bias->is_contiguous())
-      *grad_bias = Tensor<T, 1>(Shape<1>{C});
-    std::vector<double> gb(static_cast<std::size_t>(C), 0.0);
-    for (index_t i = 0; i < N; ++i)
-      for (index_t c = 0; c < C; ++c)
-        gb[static_cast<std::size_t>(c)] += static_cast<double>(G.data()[i * C + c]);
-    for (index_t c = 0; c < C; ++c)
-      grad_bias->data()[c] = static_cast<T>(gb[static_cast<std::size_t>(c)]);
+    T* g = gw.data();
+    for (index_t j = 0; j < wc.numel(); ++j) g[j] += wd * wc.data()[j];
   }
   return loss;
 }
@@ -170,9 +200,11 @@ class LogisticRegression {
     const auto yc = y.contiguous();
     Tensor<T, 2> gw;
     Tensor<T, 1> gb;
+    cpu::SoftmaxXentWorkspace<T> workspace;
     auto fg = [&](const std::vector<double>& th, std::vector<double>& g) {
       load(th);
-      const double f = logistic_loss_grad(xc, yc, weight_, bias_, options_.weight_decay, &gw, &gb);
+      const double f =
+          logistic_loss_grad(xc, yc, weight_, bias_, options_.weight_decay, &gw, &gb, &workspace);
       for (index_t j = 0; j < C * D; ++j)
         g[static_cast<std::size_t>(j)] = static_cast<double>(gw.data()[j]);
       for (index_t c = 0; c < C; ++c)
