@@ -117,10 +117,9 @@ int main(int argc, char** argv) {
     for (int s = 0; s < seeds; ++s) {
       Generator g(1000 + static_cast<std::uint64_t>(s));
       const Encoder enc = example::make_encoder(g);
-      auto pe = [&enc](const Var<float, 2>& x) { return example::conv_features(enc, x); };
       const auto t0 = std::chrono::steady_clock::now();
-      const auto ftrain = eval::extract_features(pe, train.x, 500);
-      const auto ftest = eval::extract_features(pe, test.x, 500);
+      const auto ftrain = example::frozen_conv_features(enc, train.x);
+      const auto ftest = example::frozen_conv_features(enc, test.x);
       std::printf("  features of encoder seed %d: %.1f s\n", s, seconds_since(t0));
       for (std::size_t i = 0; i < subsets.size(); ++i) {
         if (subsets[i].seed != static_cast<std::uint64_t>(s)) continue;

@@ -48,6 +48,15 @@ Classifier make_classifier(std::uint64_t seed) {
   return Classifier(Net{nn::Linear<8, 16>(g), {}, nn::Dropout(0.2), nn::Linear<16, 3>(g)});
 }
 
+/// 96 toy examples in batches of 16 (6 steps an epoch), a classifier and plain SGD.
+struct SmallRun {
+  Toy data = toy_data(96);
+  data::TensorDataset<float, 2> ds{data.x, data.y};
+  data::DataLoader<data::TensorDataset<float, 2>> loader{ds, data::LoaderOptions{.batch_size = 16}};
+  Classifier model = make_classifier(3);
+  optim::SGD<float> opt{model.parameters(), {.lr = 0.1}};
+};
+
 /// One run's parts, built the same way each time.
 struct Run {
   Toy data = toy_data(200);
@@ -198,11 +207,8 @@ TEST_CASE("a NaN loss stops the run naming the step and the op that produced it"
 }
 
 TEST_CASE("the metrics log has one JSON line per log point; hooks and callbacks run") {
-  Toy data = toy_data(96);
-  data::TensorDataset<float, 2> ds{data.x, data.y};
-  data::DataLoader<data::TensorDataset<float, 2>> loader(ds, data::LoaderOptions{.batch_size = 16});
-  auto model = make_classifier(3);
-  optim::SGD<float> opt(model.parameters(), {.lr = 0.1});
+  SmallRun small;
+  auto& [data, ds, loader, model, opt] = small;
   const std::string log = temp_path("log.jsonl");
   std::filesystem::remove(log);
   struct Count : train::Callback {
@@ -236,6 +242,46 @@ TEST_CASE("the metrics log has one JSON line per log point; hooks and callbacks 
   std::filesystem::remove(log);
 }
 
+TEST_CASE("metrics are reported every metrics_every steps and on each log step") {
+  SmallRun small;
+  auto& [data, ds, loader, model, opt] = small;
+  // Which steps reported accuracy, their values, and what each log line averaged.
+  struct Seen : train::Callback {
+    std::vector<long> steps;
+    std::vector<double> values, logged;
+    std::vector<double> window;
+    void on_step_end(const train::StepInfo& i) override {
+      for (const auto& [name, v] : *i.metrics)
+        if (name == "accuracy") steps.push_back(i.step), values.push_back(v), window.push_back(v);
+    }
+    void on_log(const train::StepInfo& i) override {
+      double sum = 0;
+      for (double v : window) sum += v;
+      for (const auto& [name, v] : *i.metrics)
+        if (name == "accuracy") {
+          REQUIRE(!window.empty());
+          CHECK(v == doctest::Approx(sum / static_cast<double>(window.size())));
+          logged.push_back(v);
+        }
+      window.clear();
+    }
+  } seen;
+  train::Trainer t(model, loader, opt, optim::ConstantSchedule{},
+                   {.epochs = 2, .log_every = 4, .metrics_every = 3, .progress = false});
+  t.add_callback(seen);
+  CHECK(t.fit().steps == 12);
+  CHECK(seen.steps == std::vector<long>{3, 4, 6, 8, 9, 12});  // every 3rd and every log step
+  CHECK(seen.logged.size() == 3);                             // each window had a report
+
+  // metrics_every = 1: every step reports.
+  train::Trainer every(model, loader, opt, optim::ConstantSchedule{},
+                       {.epochs = 1, .log_every = 4, .metrics_every = 1, .progress = false});
+  Seen all;
+  every.add_callback(all);
+  every.fit();
+  CHECK(all.steps == std::vector<long>{1, 2, 3, 4, 5, 6});
+}
+
 TEST_CASE("trainer options are checked") {
   Toy data = toy_data(32);
   data::TensorDataset<float, 2> ds{data.x, data.y};
@@ -245,6 +291,8 @@ TEST_CASE("trainer options are checked") {
   using Tr = train::Trainer<Classifier, decltype(loader), optim::SGD<float>>;
   CHECK_THROWS_AS(Tr(model, loader, opt, {}, {.accumulate = 0}), config_error);
   CHECK_THROWS_AS(Tr(model, loader, opt, {}, {.clip_grad_norm = -1}), config_error);
+  CHECK_THROWS_WITH_AS(Tr(model, loader, opt, {}, {.metrics_every = 0}),
+                       doctest::Contains("metrics_every 0"), config_error);
   CHECK_THROWS_WITH_AS(Tr(model, loader, opt, {}, {.accumulate = 4}),
                        doctest::Contains("has no steps"), config_error);
 }
