@@ -208,10 +208,11 @@ class Trainer {
       loss_sum += loss;
       ++count;
       for (const auto& [name, v] : metrics) {
-        auto it =
-            std::find_if(sums.begin(), sums.end(), [&](const Sum& s) { return s.name == name; });
-        if (it == sums.end()) it = sums.insert(sums.end(), Sum{name});
-        it->sum += v, ++it->count;
+        Sum* hit = nullptr;  // a loop, not find_if: clang 14 cannot capture a structured binding
+        for (Sum& m : sums)
+          if (m.name == name) hit = &m;
+        if (!hit) hit = &sums.emplace_back(Sum{name});
+        hit->sum += v, ++hit->count;
       }
     }
     double mean_loss() const { return count ? loss_sum / static_cast<double>(count) : 0; }
