@@ -163,7 +163,7 @@ class Trainer {
       if (o_.progress)
         bar.update(step_, total_, s.epoch, s.loss, info.samples_per_second, secs,
                    step_ - first_step);
-      if (step_ % std::max(1L, o_.log_every) == 0 || step_ == total_) {
+      if (is_log_step(step_)) {
         const auto averaged = window.averages();
         info.loss = window.mean_loss();
         info.metrics = &averaged;
@@ -210,7 +210,10 @@ class Trainer {
       for (const auto& [name, v] : metrics) {
         Sum* hit = nullptr;  // a loop, not find_if: clang 14 cannot capture a structured binding
         for (Sum& m : sums)
-          if (m.name == name) hit = &m;
+          if (m.name == name) {
+            hit = &m;
+            break;
+          }
         if (!hit) hit = &sums.emplace_back(Sum{name});
         hit->sum += v, ++hit->count;
       }
@@ -227,10 +230,10 @@ class Trainer {
   /// step of each log window and of the run; null on the others.
   StepMetrics* step_metrics() {
     const long n = step_ + 1;  // the step being taken, counted from 1
-    const bool wanted =
-        n % o_.metrics_every == 0 || n % std::max(1L, o_.log_every) == 0 || n == total_;
-    return wanted ? &metrics_ : nullptr;
+    return n % o_.metrics_every == 0 || is_log_step(n) ? &metrics_ : nullptr;
   }
+  /// Whether step n (counted from 1) ends a log window: every log_every-th and the last.
+  bool is_log_step(long n) const { return n % std::max(1L, o_.log_every) == 0 || n == total_; }
 
   static double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
